@@ -1,0 +1,120 @@
+/**
+ * The commander program: every kiln command, its flags and exit codes. Commands load their
+ * modules lazily so `kiln build` starts without paying for the others.
+ *
+ * @module
+ */
+
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { ConfigError } from "../engine/failure.ts";
+import { buildCommand, EXIT } from "./build_cmd.ts";
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number >= 1");
+  return n;
+}
+
+const FILE_HELP = "task file in YAML (default: ./kiln.yaml, else the pipelines in tasks/)";
+
+/** Builds the commander program; each action stores its exit code in `result.code`. */
+export function program(result: { code: number }): Command {
+  const p = new Command("kiln")
+    .description("Content-hashed build task graph for OS images and release packages")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)) })
+    .showHelpAfterError(false);
+
+  p.command("build")
+    .description("build targets (default: all tasks), rerunning only what changed")
+    .argument("[targets...]", "task ids")
+    .option("-j, --jobs <n>", "actions run at once (default: number of cores)", positiveInt)
+    .option("-k, --keep-going", "keep building independent tasks after a failure")
+    .option("-f, --file <path>", FILE_HELP)
+    .option("-n, --dry-run", "print the plan: each task runs, is restored, or is fresh, and why")
+    .option("--explain", "print why each task ran: the diff of its fingerprint manifests")
+    .option("--profile <file>", "write a Chrome trace (open it in Perfetto)")
+    .option("--json", "print a JSON summary on stdout")
+    .option("--replay", "reprint the logs of tasks restored from the cache")
+    .action(async (targets: string[], flags) => {
+      result.code = await buildCommand(targets, flags);
+    });
+
+  p.command("list")
+    .description("list tasks with their descriptions and dependencies")
+    .option("-f, --file <path>", FILE_HELP)
+    .option("--json", "print JSON")
+    .action(async (flags) => {
+      result.code = await (await import("./info_cmd.ts")).listCommand(flags);
+    });
+
+  p.command("graph")
+    .description("print the DAG, colored by last status")
+    .argument("[targets...]", "limit to these tasks and their dependencies")
+    .addOption(
+      new Option("--format <format>", "output format").choices(["dot", "mermaid", "json", "html"])
+        .default("dot"),
+    )
+    .option("-o, --output <file>", "write to a file instead of stdout")
+    .option("-f, --file <path>", FILE_HELP)
+    .action(async (targets: string[], flags) => {
+      result.code = await (await import("./info_cmd.ts")).graphCommand(targets, flags);
+    });
+
+  p.command("explain")
+    .description("say whether a task would rerun and which inputs changed since its last run")
+    .argument("<task>", "task id")
+    .option("-f, --file <path>", FILE_HELP)
+    .action(async (task: string, flags) => {
+      result.code = await (await import("./info_cmd.ts")).explainCommand(task, flags);
+    });
+
+  p.command("clean")
+    .description("delete the outputs of targets (default: all) and forget their last runs")
+    .argument("[targets...]", "task ids")
+    .option("-f, --file <path>", FILE_HELP)
+    .action(async (targets: string[], flags) => {
+      result.code = await (await import("./info_cmd.ts")).cleanCommand(targets, flags);
+    });
+
+  const cache = p.command("cache").description("inspect and maintain the local cache");
+  const admin = () => import("./cache_cmd.ts");
+  cache.command("stats").description("entries, blobs and size").option("--json", "print JSON")
+    .action(async (flags) => {
+      result.code = await (await admin()).statsCommand(flags);
+    });
+  cache.command("verify").description("rehash every blob; report corrupt blobs and broken entries")
+    .option("--repair", "delete what is corrupt")
+    .action(async (flags) => {
+      result.code = await (await admin()).verifyCommand(flags);
+    });
+  cache.command("gc").description("shrink the cache, least recently used entries first")
+    .requiredOption("--max-size <size>", "size to shrink to, e.g. 10G or 500M")
+    .action(async (flags) => {
+      result.code = await (await admin()).gcCommand(flags);
+    });
+  cache.command("clean").description("delete the whole local cache")
+    .action(async () => {
+      result.code = await (await admin()).cleanCacheCommand();
+    });
+  return p;
+}
+
+/** Runs kiln with `args`; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  const result = { code: EXIT.ok as number };
+  const p = program(result);
+  try {
+    await p.parseAsync(args, { from: "user" });
+    return result.code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof ConfigError) {
+      Deno.stderr.writeSync(new TextEncoder().encode(`error: ${e.message}\n`));
+      return EXIT.usage;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Build output for people. On a terminal: a live view (running tasks with elapsed time,
+ * done/total) redrawn in place. Off a terminal or with CI=true: plain lines prefixed with the
+ * task id. Either way a failed task's log tail, and a final `ran N, cached N, fresh N in 1.2s`.
+ * Everything goes to stderr so `--json` owns stdout.
+ *
+ * @module
+ */
+
+import type { BuildReporter, Span, TaskOutcome } from "../engine/events.ts";
+import { lastLines } from "../engine/run_action.ts";
+
+/** Reporter settings from the command line. */
+export interface ReporterOptions {
+  readonly total: number;
+  readonly live: boolean;
+  readonly explain: boolean;
+  readonly replay: boolean;
+  readonly quiet: boolean;
+}
+
+const enc = new TextEncoder();
+const write = (s: string) => Deno.stderr.writeSync(enc.encode(s));
+
+/** Formats milliseconds as `35ms`, `1.2s` or `3m04s`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+}
+
+/** True when stderr is a terminal and not in CI: the live view is used. */
+export function useLiveView(env = (n: string) => Deno.env.get(n)): boolean {
+  const ci = env("CI");
+  return Deno.stderr.isTerminal() && !(ci && ci !== "false" && ci !== "0");
+}
+
+/** Collects spans for `--profile` and prints progress. */
+export class CliReporter implements BuildReporter {
+  readonly spans: Span[] = [];
+  #o: ReporterOptions;
+  #running = new Map<string, { since: number; what: string }>();
+  #done = 0;
+  #drawn = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(o: ReporterOptions) {
+    this.#o = o;
+    if (o.live && !o.quiet) this.#timer = setInterval(() => this.#draw(), 100);
+  }
+
+  #clear(): void {
+    if (this.#drawn > 0) write(`\x1b[${this.#drawn}A\x1b[J`);
+    this.#drawn = 0;
+  }
+
+  #draw(): void {
+    this.#clear();
+    const cols = Deno.consoleSize?.().columns ?? 80;
+    const lines = [`[${this.#done}/${this.#o.total}] building`];
+    const now = performance.now();
+    for (const [id, r] of [...this.#running].slice(0, 8)) {
+      lines.push(`  ${r.what} ${id} ${formatDuration(now - r.since)}`.slice(0, cols - 1));
+    }
+    if (this.#running.size > 8) lines.push(`  ... ${this.#running.size - 8} more`);
+    write(lines.join("\n") + "\n");
+    this.#drawn = lines.length;
+  }
+
+  /** Prints above the live view. */
+  #print(text: string): void {
+    if (this.#o.quiet) return;
+    if (this.#o.live) this.#clear();
+    write(text.endsWith("\n") ? text : text + "\n");
+  }
+
+  taskStarted(id: string, what: "run" | "restore"): void {
+    this.#running.set(id, {
+      since: performance.now(),
+      what: what === "run" ? "running" : "restoring",
+    });
+  }
+
+  taskFinished(o: TaskOutcome): void {
+    this.#running.delete(o.id);
+    this.#done++;
+    if (o.status === "fresh") return;
+    const lines: string[] = [];
+    if (o.status === "failed") {
+      lines.push(`[${o.id}] failed: ${o.failure?.message ?? "unknown failure"}`);
+      const tail = o.logPath ? lastLines(o.logPath, 20) : "";
+      if (tail) lines.push(...tail.split("\n").map((l) => `[${o.id}] | ${l}`));
+      if (o.logPath) lines.push(`[${o.id}] full log: ${o.logPath}`);
+    } else if (o.status === "skipped") lines.push(`[${o.id}] skipped`);
+    else lines.push(`[${o.id}] ${o.status} in ${formatDuration(o.durationMs)}`);
+    if (this.#o.explain && (o.status === "ran" || o.status === "cached")) {
+      for (const r of o.reasons) lines.push(`[${o.id}]   because ${r}`);
+    }
+    if (this.#o.replay && o.status === "cached" && o.logPath) {
+      try {
+        const log = Deno.readTextFileSync(o.logPath).trimEnd();
+        if (log) lines.push(...log.split("\n").map((l) => `[${o.id}] | ${l}`));
+      } catch { /* no log */ }
+    }
+    this.#print(lines.join("\n"));
+  }
+
+  warn(message: string): void {
+    this.#print(`warning: ${message}`);
+  }
+
+  span(s: Span): void {
+    this.spans.push(s);
+  }
+
+  /** Stops the live view and prints the final line. */
+  finish(counts: Record<string, number>, ms: number): void {
+    clearInterval(this.#timer);
+    if (this.#o.live) this.#clear();
+    const parts = [`ran ${counts.ran}`, `cached ${counts.cached}`, `fresh ${counts.fresh}`];
+    if (counts.failed) parts.push(`failed ${counts.failed}`);
+    if (counts.skipped) parts.push(`skipped ${counts.skipped}`);
+    this.#print(`${parts.join(", ")} in ${formatDuration(ms)}`);
+  }
+}

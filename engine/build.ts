@@ -1,0 +1,146 @@
+/**
+ * One build: lock the workspace, load its state, walk the selected part of the DAG with the
+ * executor, publish cache writes, save the state. Also the dry run (the plan, changing nothing).
+ *
+ * @module
+ */
+
+import type { BuildReporter, TaskOutcome, TaskStatus } from "./events.ts";
+import { executeTask, type ExecutorContext, planTask, type TaskPlan } from "./executor.ts";
+import { type Graph, selectTasks } from "./graph.ts";
+import { lockWorkspace } from "./lock.ts";
+import { outputDigests, type OutputManifest } from "./outputs.ts";
+import type { ProcessRunner } from "./process.ts";
+import { schedule } from "./scheduler.ts";
+import { Semaphore } from "./semaphore.ts";
+import { WorkspaceState } from "./state.ts";
+import type { CacheStore } from "./store.ts";
+import { ToolVersions } from "./tools.ts";
+
+/** Options for {@link runBuild} and {@link planBuild}. */
+export interface BuildOptions {
+  readonly targets: readonly string[];
+  /** Actions running at once (`-j`). */
+  readonly jobs: number;
+  readonly keepGoing: boolean;
+  readonly store: CacheStore;
+  readonly runner: ProcessRunner;
+  readonly reporter?: BuildReporter;
+  /** Aborted on Ctrl-C. */
+  readonly signal?: AbortSignal;
+  /** Env lookup for declared vars (default `Deno.env.get`). */
+  readonly env?: (name: string) => string | undefined;
+  /** Monotonic milliseconds (default `performance.now`). */
+  readonly now?: () => number;
+}
+
+/** The result of a build. */
+export interface BuildSummary {
+  readonly outcomes: TaskOutcome[];
+  readonly counts: Record<TaskStatus, number>;
+  readonly interrupted: boolean;
+  readonly durationMs: number;
+}
+
+function context(graph: Graph, state: WorkspaceState, o: BuildOptions, signal: AbortSignal) {
+  const outputs = new Map<string, OutputManifest>();
+  const x: ExecutorContext = {
+    graph,
+    state,
+    digests: state.digests,
+    tools: new ToolVersions(state),
+    env: o.env ?? ((n) => Deno.env.get(n)),
+    depOutputs: (id) => {
+      const m = outputs.get(id);
+      return m && outputDigests(m);
+    },
+    store: o.store,
+    runner: o.runner,
+    reporter: o.reporter ?? {},
+    jobs: new Semaphore(Math.max(1, o.jobs)),
+    pools: new Map(Object.entries(graph.pools).map(([k, v]) => [k, new Semaphore(v)])),
+    signal,
+    outputs,
+    now: o.now ?? (() => performance.now()),
+  };
+  return x;
+}
+
+/**
+ * Builds `targets` (all tasks when empty) in `graph`'s workspace.
+ *
+ * @example
+ * ```ts
+ * const summary = await runBuild(graph, {
+ *   targets: [], jobs: 2, keepGoing: false,
+ *   store: new LocalStore(defaultCacheDir()), runner: new LocalProcessRunner(),
+ * });
+ * ```
+ */
+export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSummary> {
+  const t0 = performance.now();
+  const ids = selectTasks(graph, o.targets);
+  const signal = o.signal ?? new AbortController().signal;
+  using _lock = await lockWorkspace(
+    graph.root,
+    (holder) => o.reporter?.warn?.(`Waiting for ${holder}, which is building this workspace`),
+  );
+  const state = WorkspaceState.load(graph.root);
+  const x = context(graph, state, o, signal);
+  const outcomes = new Map<string, TaskOutcome>();
+  let flushing = Promise.resolve();
+  const flush = () => (flushing = flushing.then(() => o.store.flush()));
+  const ticker = setInterval(() => flush(), 1000);
+  try {
+    const results = await schedule(ids, graph.deps, async (id) => {
+      const outcome = await executeTask(graph.tasks.get(id)!, x);
+      outcomes.set(id, outcome);
+      return outcome.status === "failed" || outcome.status === "skipped" ? "failed" : "ok";
+    }, { keepGoing: o.keepGoing, signal });
+    for (const [id, r] of results) {
+      if (r === "skipped" && !outcomes.has(id)) {
+        const o2: TaskOutcome = { id, status: "skipped", durationMs: 0, reasons: [] };
+        outcomes.set(id, o2);
+        o.reporter?.taskFinished?.(o2);
+      }
+    }
+  } finally {
+    clearInterval(ticker);
+    await flush();
+    await state.save();
+  }
+  const list = ids.map((id) => outcomes.get(id)!);
+  const counts = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0 };
+  for (const oc of list) counts[oc.status]++;
+  return {
+    outcomes: list,
+    counts,
+    interrupted: signal.aborted,
+    durationMs: performance.now() - t0,
+  };
+}
+
+/** One line of the dry-run plan. */
+export interface PlannedTask {
+  readonly id: string;
+  readonly plan: TaskPlan;
+}
+
+/**
+ * What {@link runBuild} would do, without running or changing anything: each task is fresh,
+ * restored from cache, or run, with the reasons. Dependents of a task that would run are
+ * planned to run, since its new outputs are not known yet.
+ */
+export async function planBuild(graph: Graph, o: BuildOptions): Promise<PlannedTask[]> {
+  const ids = selectTasks(graph, o.targets);
+  const state = WorkspaceState.load(graph.root);
+  const x = context(graph, state, o, new AbortController().signal);
+  const out: PlannedTask[] = [];
+  for (const id of ids) {
+    const plan = await planTask(graph.tasks.get(id)!, x);
+    if (plan.decision === "fresh") x.outputs.set(id, state.get(id)!.outputs!);
+    else if (plan.decision === "restore") x.outputs.set(id, plan.entry!.outputs);
+    out.push({ id, plan });
+  }
+  return out;
+}

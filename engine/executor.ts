@@ -1,0 +1,238 @@
+/**
+ * Runs one task: decide (fresh, restore from cache, or run), do it, check it, cache it.
+ *
+ * - fresh: the fingerprint equals the last run's and the workspace still holds its outputs.
+ * - cached: an action entry exists for the key; outputs are restored (each blob verified).
+ * - ran: outputs are cleared, the action runs, every declared output must exist, the inputs are
+ *   re-checked (a file edited while the action ran means the result is not cached), then the
+ *   outputs and the log go to the store.
+ *
+ * @module
+ */
+
+import type { BuildReporter, TaskOutcome } from "./events.ts";
+import type { Failure } from "./failure.ts";
+import { diffFingerprints, type Fingerprint } from "./fingerprint.ts";
+import { hashFile, sha256 } from "./hash.ts";
+import { collectOutputs, type OutputManifest, outputsIntact, removeOutputs } from "./outputs.ts";
+import { dirname, join } from "./path.ts";
+import { logPath, runAction } from "./run_action.ts";
+import type { Semaphore } from "./semaphore.ts";
+import { statFile } from "./stat.ts";
+import type { WorkspaceState } from "./state.ts";
+import type { ActionEntry, CacheStore } from "./store.ts";
+import type { Task } from "./task.ts";
+import {
+  type FingerprintContext,
+  fingerprintTask,
+  type TaskFingerprint,
+} from "./task_fingerprint.ts";
+import type { ProcessRunner } from "./process.ts";
+
+/** Everything the executor needs; one per build. */
+export interface ExecutorContext extends FingerprintContext {
+  readonly state: WorkspaceState;
+  readonly store: CacheStore;
+  readonly runner: ProcessRunner;
+  readonly reporter: BuildReporter;
+  readonly jobs: Semaphore;
+  readonly pools: ReadonlyMap<string, Semaphore>;
+  readonly signal: AbortSignal;
+  /** This build's output manifests, filled in as tasks finish. */
+  readonly outputs: Map<string, OutputManifest>;
+  readonly now: () => number;
+}
+
+/** What a build would do with a task, for `--dry-run` and the executor itself. */
+export interface TaskPlan {
+  readonly decision: "fresh" | "restore" | "run";
+  readonly reasons: string[];
+  readonly fingerprint: TaskFingerprint | null;
+  readonly entry: ActionEntry | null;
+  readonly key: string | null;
+  readonly failure?: Failure;
+}
+
+function parseFp(json: string | undefined): Fingerprint | null {
+  try {
+    return json ? JSON.parse(json) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Decides what to do with `task` without changing anything. */
+export async function planTask(task: Task, x: ExecutorContext): Promise<TaskPlan> {
+  const f = await fingerprintTask(task, x);
+  if ("reason" in f) {
+    const pending = f.reason === "dependency-pending";
+    return {
+      decision: "run",
+      reasons: [pending ? f.message : `cannot fingerprint: ${f.message}`],
+      fingerprint: null,
+      entry: null,
+      key: null,
+      failure: pending ? undefined : f,
+    };
+  }
+  const rec = x.state.get(task.id);
+  if (rec && rec.fp === f.json && rec.outputs) {
+    if (await outputsIntact(x.graph.root, task.outputs ?? [], rec.outputs, x.digests)) {
+      return { decision: "fresh", reasons: [], fingerprint: f, entry: null, key: rec.key };
+    }
+  }
+  const reasons = rec && rec.fp === f.json
+    ? [rec.outputs ? "outputs missing or modified" : "last run failed"]
+    : diffFingerprints(parseFp(rec?.fp), f.fp);
+  const key = await sha256(f.json);
+  const entry = await x.store.getEntry(key);
+  return { decision: entry ? "restore" : "run", reasons, fingerprint: f, entry, key };
+}
+
+async function restore(task: Task, entry: ActionEntry, x: ExecutorContext): Promise<string | null> {
+  const root = x.graph.root;
+  removeOutputs(root, task.outputs ?? [], x.digests);
+  for (const d of entry.outputs.dirs) Deno.mkdirSync(join(root, d), { recursive: true });
+  for (const f of entry.outputs.files) {
+    const miss = await x.store.restoreBlob(f.digest, f.size, f.mode, join(root, f.path));
+    if (miss) return `cache ${miss} for "${f.path}"`;
+    x.digests.record(f.path, statFile(join(root, f.path))!, f.digest);
+  }
+  for (const s of entry.outputs.symlinks) {
+    Deno.mkdirSync(dirname(join(root, s.path)), { recursive: true });
+    Deno.symlinkSync(s.target, join(root, s.path));
+  }
+  const log = entry.log ? await x.store.readBlobText(entry.log) : "";
+  Deno.mkdirSync(dirname(logPath(root, task.id)), { recursive: true });
+  Deno.writeTextFileSync(logPath(root, task.id), log ?? "");
+  return null;
+}
+
+/** Names the first input that changed since it was fingerprinted, if any. */
+async function changedInput(f: TaskFingerprint, startWallNs: bigint): Promise<string | null> {
+  const digests = new Map(f.fp.inputs);
+  for (const [abs, before] of f.inputStats) {
+    const now = statFile(abs);
+    if (!now || now.sig !== before.sig) return abs;
+    // Same signature but modified within the timestamp tick of the check: compare contents.
+    if (now.mtimeNs >= startWallNs) {
+      const rel = [...digests.keys()].find((r) => abs.endsWith("/" + r));
+      if (rel && (await hashFile(abs)).digest !== digests.get(rel)) return abs;
+    }
+  }
+  return null;
+}
+
+async function storeResult(
+  task: Task,
+  key: string,
+  outputs: OutputManifest,
+  ms: number,
+  x: ExecutorContext,
+) {
+  const root = x.graph.root;
+  for (const f of outputs.files) await x.store.putBlob(join(root, f.path), f.digest, f.size);
+  let log: string | null = null;
+  const lp = logPath(root, task.id);
+  const lst = statFile(lp);
+  if (lst && lst.size > 0) {
+    log = (await hashFile(lp)).digest;
+    await x.store.putBlob(lp, log, lst.size);
+  }
+  x.store.putEntry({
+    v: 1,
+    key,
+    task: task.id,
+    outputs,
+    log,
+    durationMs: Math.round(ms),
+    createdAt: new Date().toISOString(),
+  });
+  return log;
+}
+
+/** Runs `task` to completion and reports the outcome. Its dependencies have succeeded. */
+export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskOutcome> {
+  const start = x.now();
+  const span = (phase: "check" | "restore" | "action" | "store", s: number) =>
+    x.reporter.span?.({ id: task.id, phase, startMs: s, endMs: x.now() });
+  const finish = (o: Omit<TaskOutcome, "id" | "durationMs">): TaskOutcome => {
+    const outcome = { id: task.id, durationMs: x.now() - start, ...o };
+    x.reporter.taskFinished?.(outcome);
+    return outcome;
+  };
+  const plan = await planTask(task, x);
+  span("check", start);
+  const rec = x.state.get(task.id);
+  if (plan.failure) {
+    return finish({ status: "failed", failure: plan.failure, reasons: plan.reasons });
+  }
+  const f = plan.fingerprint!;
+  if (plan.decision === "fresh") {
+    x.outputs.set(task.id, rec!.outputs!);
+    if (rec!.status !== "fresh") x.state.set(task.id, { ...rec!, status: "fresh", durationMs: 0 });
+    return finish({ status: "fresh", reasons: [] });
+  }
+  const record = (
+    status: "ran" | "cached",
+    outputs: OutputManifest,
+    log: string | null,
+    fp = f.json,
+  ) => {
+    x.outputs.set(task.id, outputs);
+    x.state.set(task.id, {
+      fp,
+      key: plan.key!,
+      outputs,
+      status,
+      log,
+      durationMs: Math.round(x.now() - start),
+      endedAt: new Date().toISOString(),
+    });
+  };
+  const reasons = [...plan.reasons];
+  if (plan.entry) {
+    const s = x.now();
+    x.reporter.taskStarted?.(task.id, "restore");
+    const miss = await restore(task, plan.entry, x);
+    span("restore", s);
+    if (!miss) {
+      record("cached", plan.entry.outputs, plan.entry.log);
+      return finish({ status: "cached", reasons, logPath: logPath(x.graph.root, task.id) });
+    }
+    x.reporter.warn?.(`Task "${task.id}": ${miss}; discarded it and running the task`);
+    reasons.push(miss);
+  }
+
+  const pool = task.pool ? x.pools.get(task.pool) : undefined;
+  const releasePool = pool ? await pool.acquire() : undefined;
+  const releaseJob = await x.jobs.acquire();
+  try {
+    if (x.signal.aborted) return finish({ status: "skipped", reasons });
+    x.reporter.taskStarted?.(task.id, "run");
+    const s = x.now();
+    const startWallNs = BigInt(Date.now() - 50) * 1_000_000n;
+    // A failed or interrupted run must never look fresh: forget the last run first.
+    x.state.delete(task.id);
+    const result = await runAction(task, x);
+    span("action", s);
+    if (result) return finish({ status: "failed", failure: result, reasons, logPath: result.log });
+    const outputs = await collectOutputs(x.graph.root, task.id, task.outputs ?? [], x.digests);
+    if ("reason" in outputs) return finish({ status: "failed", failure: outputs, reasons });
+    const changed = await changedInput(f, startWallNs);
+    if (changed) {
+      const notCached = `input "${changed}" changed while the task ran; result not cached`;
+      x.reporter.warn?.(`Task "${task.id}": ${notCached}`);
+      record("ran", outputs, null, "");
+      return finish({ status: "ran", reasons, notCached, logPath: logPath(x.graph.root, task.id) });
+    }
+    const st = x.now();
+    const log = await storeResult(task, plan.key!, outputs, st - s, x);
+    span("store", st);
+    record("ran", outputs, log);
+    return finish({ status: "ran", reasons, logPath: logPath(x.graph.root, task.id) });
+  } finally {
+    releaseJob();
+    releasePool?.();
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The process-runner interface: how the engine starts commands. The local builder implements it
+ * with real processes; tests can substitute an in-memory one.
+ *
+ * @module
+ */
+
+/** A command to run for a task. */
+export interface ProcessRequest {
+  /** `["sh", "-c", "..."]` for shell actions, any argv for TypeScript actions' `exec`. */
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  /** The complete environment: nothing else is inherited. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Where stdout and stderr go (appended). */
+  readonly logPath: string;
+  /** Aborting it kills the process and everything it started. */
+  readonly signal: AbortSignal;
+}
+
+/** How a process ended. */
+export interface ProcessResult {
+  readonly code: number;
+  readonly signal: string | null;
+}
+
+/** Starts processes. */
+export interface ProcessRunner {
+  run(req: ProcessRequest): Promise<ProcessResult>;
+}

@@ -1,0 +1,138 @@
+/**
+ * Runs a task's action with a clean environment: only the declared env vars plus a minimal PATH,
+ * HOME and a private TMPDIR, output appended to `.kiln/logs/<task>.log`.
+ *
+ * @module
+ */
+
+import { type Failure, failure } from "./failure.ts";
+import type { ProcessRunner } from "./process.ts";
+import { dirname, join } from "./path.ts";
+import type { Task, TaskContext } from "./task.ts";
+
+/** The log file of task `id` in workspace `root`. */
+export function logPath(root: string, id: string): string {
+  return join(root, ".kiln", "logs", `${encodeURIComponent(id)}.log`);
+}
+
+/** The PATH a task sees unless it declares PATH: system folders plus the folder of `deno`. */
+export function minimalPath(): string {
+  return [dirname(Deno.execPath()), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+    .filter((d, i, all) => all.indexOf(d) === i).join(":");
+}
+
+/** The environment a task's process sees. */
+export function taskEnv(
+  task: Task,
+  tmpdir: string,
+  get: (name: string) => string | undefined,
+): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: minimalPath(),
+    HOME: get("HOME") ?? "/",
+    TMPDIR: tmpdir,
+  };
+  for (const name of task.env ?? []) {
+    const v = get(name);
+    if (v !== undefined) env[name] = v;
+    else if (name === "PATH" || name === "HOME") delete env[name];
+  }
+  return env;
+}
+
+/** What running an action needs. */
+export interface ActionContext {
+  readonly graph: { readonly root: string };
+  readonly runner: ProcessRunner;
+  readonly signal: AbortSignal;
+  readonly env: (name: string) => string | undefined;
+}
+
+/** A failure plus where its log is. */
+export type ActionFailure = Failure & { readonly log: string };
+
+function lastLines(path: string, n: number): string {
+  try {
+    return Deno.readTextFileSync(path).trimEnd().split("\n").slice(-n).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/** Runs `task`'s action; `null` on success. The log starts empty for each run. */
+export async function runAction(task: Task, x: ActionContext): Promise<ActionFailure | null> {
+  const root = x.graph.root;
+  const log = logPath(root, task.id);
+  const tmpdir = join(root, ".kiln", "tmp", encodeURIComponent(task.id));
+  Deno.mkdirSync(dirname(log), { recursive: true });
+  Deno.writeTextFileSync(log, "");
+  try {
+    Deno.removeSync(tmpdir, { recursive: true });
+  } catch { /* absent */ }
+  Deno.mkdirSync(tmpdir, { recursive: true });
+  for (const o of task.outputs ?? []) Deno.mkdirSync(join(root, dirname(o)), { recursive: true });
+  const env = taskEnv(task, tmpdir, x.env);
+  const fail = (reason: string, message: string): ActionFailure => ({
+    ...failure(reason, message),
+    log,
+  });
+  try {
+    const a = task.action;
+    if (a.kind === "cmd") {
+      const r = await x.runner.run({
+        argv: ["sh", "-c", a.cmd],
+        cwd: root,
+        env,
+        logPath: log,
+        signal: x.signal,
+      });
+      if (x.signal.aborted) return fail("interrupted", `Task "${task.id}" was interrupted`);
+      if (r.code !== 0) {
+        const how = r.signal ? `was killed by ${r.signal}` : `exited with code ${r.code}`;
+        return fail("action-failed", `Task "${task.id}" failed: its command ${how}`);
+      }
+      return null;
+    }
+    const ctx: TaskContext = {
+      root,
+      task,
+      env,
+      signal: x.signal,
+      path: (rel) => join(root, rel),
+      log: (line) => Deno.writeTextFileSync(log, line + "\n", { append: true }),
+      exec: async (argv, opts) => {
+        const r = await x.runner.run({
+          argv,
+          cwd: opts?.cwd ?? root,
+          env,
+          logPath: log,
+          signal: x.signal,
+        });
+        if (r.code !== 0) {
+          throw new ActionExecError(`"${argv.join(" ")}" exited with code ${r.code}`);
+        }
+      },
+    };
+    try {
+      const res = await a.run(ctx);
+      if (x.signal.aborted) return fail("interrupted", `Task "${task.id}" was interrupted`);
+      return res ? { ...res, log } : null;
+    } catch (e) {
+      if (x.signal.aborted) return fail("interrupted", `Task "${task.id}" was interrupted`);
+      if (e instanceof ActionExecError) {
+        return fail("action-failed", `Task "${task.id}" failed: ${e.message}`);
+      }
+      throw e;
+    }
+  } finally {
+    try {
+      Deno.removeSync(tmpdir, { recursive: true });
+    } catch { /* absent */ }
+  }
+}
+
+/** Thrown by `ctx.exec` when a command fails; turned into an `action-failed` value. */
+export class ActionExecError extends Error {}
+
+/** The last `n` lines of a log, for showing under a failure. */
+export { lastLines };

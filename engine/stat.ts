@@ -1,0 +1,129 @@
+/**
+ * File stat signatures for change detection, with nanosecond timestamps.
+ *
+ * Deno's `Deno.stat` and `node:fs` report mtime in milliseconds and ctime in seconds here, which
+ * is too coarse to key a digest cache on. On Linux we call `statx(2)` through FFI (about 2 µs a
+ * call) and get the kernel's nanosecond times; elsewhere we fall back to `Deno.lstatSync`.
+ *
+ * @module
+ */
+
+/** What the digest cache keys on: size, mtime (ns), inode and ctime (ns). */
+export interface FileStat {
+  readonly kind: "file" | "dir" | "symlink" | "other";
+  readonly size: number;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly ino: number;
+  readonly mode: number;
+  /** `size:mtime:ino:ctime`, compared as a whole. */
+  readonly sig: string;
+}
+
+interface StatxLib {
+  symbols: {
+    statx: (
+      dirfd: number,
+      path: Uint8Array,
+      flags: number,
+      mask: number,
+      buf: Uint8Array,
+    ) => number;
+  };
+}
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+const STATX_BASIC_STATS = 0x7ff;
+const S_IFMT = 0o170000;
+
+let lib: StatxLib | null | undefined;
+const buf = new Uint8Array(256);
+const view = new DataView(buf.buffer);
+const encoder = new TextEncoder();
+
+function loadStatx(): StatxLib | null {
+  if (lib !== undefined) return lib;
+  lib = null;
+  if (Deno.build.os !== "linux") return lib;
+  for (const name of ["libc.so.6", "libc.so"]) {
+    try {
+      lib = Deno.dlopen(name, {
+        statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+      }) as unknown as StatxLib;
+      break;
+    } catch {
+      // no FFI permission, or a libc without this name: try the next, then fall back
+    }
+  }
+  return lib;
+}
+
+function kindOf(mode: number): FileStat["kind"] {
+  const t = mode & S_IFMT;
+  return t === 0o100000 ? "file" : t === 0o040000 ? "dir" : t === 0o120000 ? "symlink" : "other";
+}
+
+function u64(off: number): number {
+  return view.getUint32(off, true) + view.getUint32(off + 4, true) * 0x1_0000_0000;
+}
+
+function ns(off: number): bigint {
+  return BigInt(u64(off)) * 1_000_000_000n + BigInt(view.getUint32(off + 8, true));
+}
+
+function make(
+  mode: number,
+  size: number,
+  mtimeNs: bigint,
+  ino: number,
+  ctimeNs: bigint,
+): FileStat {
+  return {
+    kind: kindOf(mode),
+    size,
+    mtimeNs,
+    ctimeNs,
+    ino,
+    mode: mode & 0o7777,
+    sig: `${size}:${mtimeNs}:${ino}:${ctimeNs}`,
+  };
+}
+
+/**
+ * Stats `path` without following a final symlink; `null` when it does not exist.
+ *
+ * @example
+ * ```ts
+ * const st = statFile("README.md");
+ * if (st?.kind === "file") console.log(st.size, st.mtimeNs);
+ * ```
+ */
+export function statFile(path: string): FileStat | null {
+  const l = loadStatx();
+  if (l) {
+    const rc = l.symbols.statx(
+      AT_FDCWD,
+      encoder.encode(path + "\0"),
+      AT_SYMLINK_NOFOLLOW,
+      STATX_BASIC_STATS,
+      buf,
+    );
+    if (rc !== 0) return null;
+    // struct statx: mode u16 @28, ino u64 @32, size u64 @40, ctime @96, mtime @112
+    return make(view.getUint16(28, true), u64(40), ns(112), u64(32), ns(96));
+  }
+  try {
+    const s = Deno.lstatSync(path);
+    const toNs = (d: Date | null) => BigInt(d?.getTime() ?? 0) * 1_000_000n;
+    const mode = s.mode ?? (s.isFile ? 0o100644 : s.isDirectory ? 0o040755 : 0o120777);
+    return make(mode, s.size, toNs(s.mtime), s.ino ?? 0, toNs(s.ctime));
+  } catch {
+    return null;
+  }
+}
+
+/** True when timestamps come from `statx` (nanoseconds) rather than the millisecond fallback. */
+export function hasNanosecondStat(): boolean {
+  return loadStatx() !== null;
+}

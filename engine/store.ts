@@ -1,0 +1,222 @@
+/**
+ * The local cache store: content-addressed blobs (`cas/`) plus an action cache (`ac/`) mapping a
+ * task key to its output manifest. Shared by every workspace on the machine and safe for several
+ * kiln processes at once: entries are immutable, written to `tmp/` and renamed into place.
+ *
+ * Restoring a multi-GB output must cost about as much as a small one: on copy-on-write
+ * filesystems (btrfs, XFS, APFS) a copy is a reflink; elsewhere large files are hard-linked
+ * read-only. A linked blob remembers its stat signature in a sidecar (`<digest>.seal`) taken when
+ * it was stored; if anything writes through a link, the mtime moves, the blob is rehashed and, if
+ * it no longer matches, discarded: the store never serves altered bytes.
+ *
+ * @module
+ */
+
+import { GroupCommit } from "./durable.ts";
+import { hashFile } from "./hash.ts";
+import type { OutputManifest } from "./outputs.ts";
+import { dirname, join } from "./path.ts";
+import { statFile } from "./stat.ts";
+import { copyOnWriteFilesystem } from "./fs_probe.ts";
+
+/** An action cache entry: a task key's outputs and log. */
+export interface ActionEntry {
+  readonly v: 1;
+  readonly key: string;
+  readonly task: string;
+  readonly outputs: OutputManifest;
+  /** Digest of the action's log blob, `null` when it printed nothing. */
+  readonly log: string | null;
+  readonly durationMs: number;
+  readonly createdAt: string;
+}
+
+/** Files at least this large are linked rather than copied when no reflink is possible. */
+export const LINK_THRESHOLD = 1024 * 1024;
+
+/** Why a restore did not happen: the caller reruns the task. */
+export type RestoreMiss = "blob-missing" | "blob-corrupt";
+
+/** Where task results are kept between runs. Remote caches implement the same interface. */
+export interface CacheStore {
+  getEntry(key: string): Promise<ActionEntry | null>;
+  putEntry(entry: ActionEntry): void;
+  /** Stores the file at `abs`, whose digest is `digest`, unless the blob exists. */
+  putBlob(abs: string, digest: string, size: number): Promise<void>;
+  /** Materializes blob `digest` at `dest` with `mode`; a miss when missing or corrupt. */
+  restoreBlob(
+    digest: string,
+    size: number,
+    mode: number,
+    dest: string,
+  ): Promise<RestoreMiss | null>;
+  readBlobText(digest: string): Promise<string | null>;
+  /** Makes queued writes durable and visible. */
+  flush(): Promise<void>;
+  /** Drops queued, unpublished writes (on interrupt). */
+  discard(): void;
+}
+
+/** The default cache folder: `KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else `~/.cache/kiln`. */
+export function defaultCacheDir(): string {
+  const env = Deno.env.get("KILN_CACHE_DIR");
+  if (env) return env;
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  if (xdg) return join(xdg, "kiln");
+  return join(Deno.env.get("HOME") ?? "/tmp", ".cache", "kiln");
+}
+
+function sealSig(abs: string): string | null {
+  const st = statFile(abs);
+  // ctime is left out: every new hard link changes it.
+  return st && `${st.size}:${st.mtimeNs}:${st.ino}`;
+}
+
+/** A {@link CacheStore} in a local folder. */
+export class LocalStore implements CacheStore {
+  readonly dir: string;
+  #commit: GroupCommit;
+  #cow: boolean | undefined;
+  #ready = false;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.#commit = new GroupCommit(dir);
+  }
+
+  #init(): void {
+    if (this.#ready) return;
+    for (const d of ["cas", "ac", "tmp"]) Deno.mkdirSync(join(this.dir, d), { recursive: true });
+    this.#ready = true;
+  }
+
+  /** Path of blob `digest`. */
+  blobPath(digest: string): string {
+    return join(this.dir, "cas", digest.slice(0, 2), digest);
+  }
+
+  /** Path of the action entry for `key`. */
+  entryPath(key: string): string {
+    return join(this.dir, "ac", key.slice(0, 2), key);
+  }
+
+  #tmp(): string {
+    return join(this.dir, "tmp", `${Deno.pid}-${crypto.randomUUID()}`);
+  }
+
+  async getEntry(key: string): Promise<ActionEntry | null> {
+    const p = this.entryPath(key);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(p);
+    } catch {
+      return null;
+    }
+    try {
+      const e = JSON.parse(text) as ActionEntry;
+      if (e.v !== 1 || e.key !== key) throw new Error("bad entry");
+      const now = new Date();
+      await Deno.utime(p, now, now).catch(() => {}); // least-recently-used order for gc
+      return e;
+    } catch {
+      await Deno.remove(p).catch(() => {});
+      return null;
+    }
+  }
+
+  putEntry(entry: ActionEntry): void {
+    this.#init();
+    const final = this.entryPath(entry.key);
+    Deno.mkdirSync(dirname(final), { recursive: true });
+    const tmp = this.#tmp();
+    Deno.writeTextFileSync(tmp, JSON.stringify(entry));
+    this.#commit.add(tmp, final);
+  }
+
+  async putBlob(abs: string, digest: string, size: number): Promise<void> {
+    this.#init();
+    const final = this.blobPath(digest);
+    if (statFile(final)?.size === size) return;
+    Deno.mkdirSync(dirname(final), { recursive: true });
+    const tmp = this.#tmp();
+    const before = statFile(abs);
+    await Deno.copyFile(abs, tmp);
+    if (before?.sig !== statFile(abs)?.sig) {
+      // The source changed while it was copied: the copy may not match `digest`.
+      await Deno.remove(tmp).catch(() => {});
+      return;
+    }
+    const st = statFile(tmp)!;
+    Deno.chmodSync(tmp, st.mode & 0o111 ? 0o555 : 0o444);
+    if (size >= LINK_THRESHOLD) {
+      const seal = `${tmp}.seal`;
+      Deno.writeTextFileSync(seal, sealSig(tmp)!);
+      this.#commit.add(tmp, final);
+      this.#commit.add(seal, `${final}.seal`);
+    } else this.#commit.add(tmp, final);
+  }
+
+  async #verify(path: string, digest: string, size: number): Promise<boolean> {
+    const st = statFile(path);
+    if (!st || st.size !== size) return false;
+    if (size >= LINK_THRESHOLD) {
+      try {
+        if (Deno.readTextFileSync(`${path}.seal`) === sealSig(path)) return true;
+      } catch { /* no seal: hash it */ }
+    }
+    const ok = (await hashFile(path)).digest === digest;
+    if (ok && size >= LINK_THRESHOLD) Deno.writeTextFileSync(`${path}.seal`, sealSig(path)!);
+    return ok;
+  }
+
+  async restoreBlob(
+    digest: string,
+    size: number,
+    mode: number,
+    dest: string,
+  ): Promise<RestoreMiss | null> {
+    const blob = this.blobPath(digest);
+    if (!statFile(blob)) return "blob-missing";
+    if (!await this.#verify(blob, digest, size)) {
+      await Deno.remove(blob).catch(() => {});
+      await Deno.remove(`${blob}.seal`).catch(() => {});
+      return "blob-corrupt";
+    }
+    Deno.mkdirSync(dirname(dest), { recursive: true });
+    try {
+      Deno.removeSync(dest, { recursive: true });
+    } catch { /* absent */ }
+    this.#cow ??= copyOnWriteFilesystem(this.dir);
+    const execMatches = ((mode & 0o111) !== 0) === ((statFile(blob)!.mode & 0o111) !== 0);
+    if (size >= LINK_THRESHOLD && !this.#cow && execMatches) {
+      try {
+        Deno.linkSync(blob, dest); // read-only: the blob's mode
+        return null;
+      } catch { /* another filesystem: copy */ }
+    }
+    Deno.copyFileSync(blob, dest);
+    Deno.chmodSync(dest, mode);
+    return null;
+  }
+
+  async readBlobText(digest: string): Promise<string | null> {
+    try {
+      return await Deno.readTextFile(this.blobPath(digest));
+    } catch {
+      return null;
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.#commit.commit();
+  }
+
+  discard(): void {
+    this.#commit.discard();
+  }
+
+  /** Number of queued, unpublished writes. */
+  get pending(): number {
+    return this.#commit.size;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Task declarations: what a pipeline hands the engine.
+ *
+ * A task is pure data plus an action. The engine derives its cache key from the data (see
+ * `fingerprint.ts`), so everything that can change a task's outputs must be declared here.
+ *
+ * @module
+ */
+
+import type { Failure } from "./failure.ts";
+
+/** JSON-compatible value, used for task parameters that enter the key. */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** What a TypeScript action receives: where to work, and a log to write to. */
+export interface TaskContext {
+  /** Absolute workspace root; declared paths are relative to it. */
+  readonly root: string;
+  /** The task being run. */
+  readonly task: Task;
+  /** Resolves a workspace-relative path to an absolute one. */
+  path(rel: string): string;
+  /** Appends a line to the task's log (`.kiln/logs/<task>.log`). */
+  log(line: string): void;
+  /** Only the declared env vars, plus PATH, HOME and TMPDIR. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Aborted on Ctrl-C: long actions should stop promptly. */
+  readonly signal: AbortSignal;
+  /** Runs a command with the task's environment, its output going to the task's log. */
+  exec(cmd: string[], opts?: { cwd?: string }): Promise<void>;
+}
+
+/** A shell command, run by `sh -c` in the workspace root. Its text is its identity in the key. */
+export interface CommandAction {
+  readonly kind: "cmd";
+  readonly cmd: string;
+}
+
+/**
+ * A TypeScript function. Its identity in the key is the digest of the module that defines it
+ * (`module`, usually `import.meta.url`) plus an optional `version`, so editing a pipeline's code
+ * reruns its tasks.
+ */
+export interface FunctionAction {
+  readonly kind: "fn";
+  readonly module: string;
+  readonly version?: string;
+  /** Returns a {@link Failure} for an expected failure; throws only for bugs. */
+  readonly run: (ctx: TaskContext) => Promise<void | Failure> | void | Failure;
+}
+
+/** How a task produces its outputs. */
+export type Action = CommandAction | FunctionAction;
+
+/**
+ * A tool whose version enters the key. kiln runs `<name> <args>` once per binary (by its path and
+ * file stat) and caches the first line of output.
+ */
+export interface ToolSpec {
+  readonly name: string;
+  /** Arguments that print the version; default `["--version"]`. */
+  readonly args?: readonly string[];
+}
+
+/**
+ * A task in the DAG.
+ *
+ * @example
+ * ```ts
+ * const t: Task = {
+ *   id: "concat",
+ *   deps: ["gen"],
+ *   inputs: ["src/*.txt"],
+ *   outputs: ["out/all.txt"],
+ *   action: { kind: "cmd", cmd: "cat src/*.txt out/gen.txt > out/all.txt" },
+ * };
+ * ```
+ */
+export interface Task {
+  /** Unique id: letters, digits and `._:/-`. */
+  readonly id: string;
+  readonly description?: string;
+  /** Ids of tasks whose outputs this one reads. */
+  readonly deps?: readonly string[];
+  /** Workspace-relative files, directories or globs (`*`, `**`, `?`, `[..]`, `{a,b}`). */
+  readonly inputs?: readonly string[];
+  /** Parameters that change the result (versions, flags); part of the key. */
+  readonly params?: Readonly<Record<string, JsonValue>>;
+  /** Names of env vars the action may see; their values are part of the key. */
+  readonly env?: readonly string[];
+  /** Tools whose versions are part of the key. */
+  readonly tools?: readonly ToolSpec[];
+  /** When true, the host OS and CPU architecture are part of the key. */
+  readonly platform?: boolean;
+  /** Workspace-relative files or directories the action must produce. */
+  readonly outputs?: readonly string[];
+  /** A resource pool name; see {@link Graph.pools}. */
+  readonly pool?: string;
+  readonly action: Action;
+}
+
+/** A validated, fully declared set of tasks with resource pools. */
+export interface TaskSet {
+  readonly tasks: readonly Task[];
+  /** Pool name -> how many of its tasks may run at once. */
+  readonly pools: Readonly<Record<string, number>>;
+  /** Absolute workspace root: where paths resolve and `.kiln/` lives. */
+  readonly root: string;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._:/-]*$/;
+
+/** True when `id` is a valid task id (also safe to use, encoded, as a log file name). */
+export function isValidTaskId(id: string): boolean {
+  return ID_PATTERN.test(id) && !id.includes("..");
+}
+
+/** Shorthand for a command action. */
+export function cmd(command: string): CommandAction {
+  return { kind: "cmd", cmd: command };
+}
+
+/**
+ * Shorthand for a TypeScript action defined in `module` (pass `import.meta.url`).
+ *
+ * @example
+ * ```ts
+ * const action = fn(import.meta.url, async (ctx) => {
+ *   await Deno.writeTextFile(ctx.path("out/a.txt"), "a");
+ * });
+ * ```
+ */
+export function fn(
+  module: string,
+  run: FunctionAction["run"],
+  version?: string,
+): FunctionAction {
+  return { kind: "fn", module, run, version };
+}

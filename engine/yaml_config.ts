@@ -1,0 +1,123 @@
+/**
+ * Loading a YAML task file (`kiln.yaml`) into a {@link TaskSet}, fast.
+ *
+ * A no-op build must start in a few milliseconds, and loading `yaml` and `zod` alone costs more
+ * than that. So the validated parse is cached in `<root>/.kiln/config-cache.json` next to the
+ * exact text it came from; while the text is unchanged the parser is never imported. This module
+ * therefore imports no npm or `node:` module statically; `yaml_parse.ts` is loaded on demand.
+ *
+ * @module
+ */
+
+import { ConfigError } from "./failure.ts";
+import { dirname, join, resolve } from "./path.ts";
+import { cmd, type Task, type TaskSet } from "./task.ts";
+import type { YamlTaskDecl, YamlTasks } from "./yaml_parse.ts";
+
+/** Format of `.kiln/config-cache.json`. Bump `v` when {@link YamlTaskDecl} changes shape. */
+interface ConfigCache {
+  v: 1;
+  /** Absolute path of the task file, for people reading the cache. */
+  file: string;
+  /** The exact text that `parsed` came from. */
+  source: string;
+  parsed: YamlTasks;
+}
+
+async function readSource(file: string, abs: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(abs);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "not found"
+      : e instanceof Deno.errors.IsADirectory
+      ? "it is a folder"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : e instanceof Error
+      ? e.message
+      : String(e);
+    throw new ConfigError(
+      `Cannot read task file ${JSON.stringify(file)}: ${why}; pass an existing file with --file`,
+    );
+  }
+}
+
+/** The cached parse when it was made from exactly `source`; `null` on any doubt. */
+async function readCache(path: string, source: string): Promise<YamlTasks | null> {
+  try {
+    const c = JSON.parse(await Deno.readTextFile(path)) as Partial<ConfigCache>;
+    if (
+      c.v === 1 && c.source === source && Array.isArray(c.parsed?.tasks) &&
+      typeof c.parsed?.pools === "object" && c.parsed.pools !== null
+    ) {
+      return c.parsed;
+    }
+  } catch {
+    // missing or corrupt: parse again
+  }
+  return null;
+}
+
+/** Best-effort atomic write: a reader sees the old cache or the new one, never half of one. */
+async function writeCache(dir: string, path: string, cache: ConfigCache): Promise<void> {
+  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(tmp, JSON.stringify(cache));
+    await Deno.rename(tmp, path);
+  } catch {
+    // a read-only workspace still builds; it just parses every time
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+function toTask(d: YamlTaskDecl): Task {
+  return {
+    id: d.id,
+    ...(d.description !== undefined && { description: d.description }),
+    deps: d.deps,
+    inputs: d.inputs,
+    outputs: d.outputs,
+    env: d.env,
+    params: d.params,
+    tools: d.tools,
+    platform: d.platform,
+    ...(d.pool !== undefined && { pool: d.pool }),
+    action: cmd(d.cmd),
+  };
+}
+
+/**
+ * Loads a YAML task file; the workspace root is the folder that contains it.
+ *
+ * Parses only when the file's text differs from the cached parse, so an unchanged file costs two
+ * small reads and no parser import. Each task's `cmd` becomes a shell action (`sh -c` in the
+ * root). Only syntax and shape are checked here; pass the result to `buildGraph` for the rest.
+ *
+ * @param file path of the task file, absolute or relative to the working directory
+ * @throws {ConfigError} when the file cannot be read or is invalid, as one line naming the file
+ *   and line, e.g. `kiln.yaml:7: tasks.t1.output: unknown key "output"; rename it to outputs`
+ *
+ * @example
+ * ```ts
+ * const set = await loadYamlConfig("examples/hello/kiln.yaml");
+ * // set.root === "/abs/path/examples/hello"; set.tasks[0].action === { kind: "cmd", cmd: "..." }
+ * const graph = buildGraph(set);
+ * ```
+ */
+export async function loadYamlConfig(file: string): Promise<TaskSet> {
+  const abs = resolve(file);
+  const root = dirname(abs);
+  const source = await readSource(file, abs);
+  const cacheDir = join(root, ".kiln");
+  const cachePath = join(cacheDir, "config-cache.json");
+
+  let parsed = await readCache(cachePath, source);
+  if (parsed === null) {
+    const { parseYamlTasks } = await import("./yaml_parse.ts");
+    parsed = parseYamlTasks(source, file);
+    await writeCache(cacheDir, cachePath, { v: 1, file: abs, source, parsed });
+  }
+  return { tasks: parsed.tasks.map(toTask), pools: parsed.pools, root };
+}
