@@ -13,14 +13,53 @@ function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
+/** Every descendant of `pid`, from /proc (empty where there is no /proc). */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  try {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        const list = children.get(ppid) ?? [];
+        list.push(Number(e.name));
+        children.set(ppid, list);
+      } catch { /* exited meanwhile */ }
+    }
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  const stack = [pid];
+  while (stack.length) {
+    for (const c of children.get(stack.pop()!) ?? []) {
+      out.push(c);
+      stack.push(c);
+    }
+  }
+  return out;
+}
+
+/** Signals `pid` and all its descendants (children first found, then the parent). */
+export function killTree(pid: number, signal: Deno.Signal): void {
+  for (const p of [...descendants(pid), pid]) {
+    try {
+      Deno.kill(p, signal);
+    } catch { /* already gone */ }
+  }
+}
+
 /**
  * Runs processes with `Deno.Command`. Output is redirected by the shell straight into the log
- * file (no copying through kiln), which keeps per-task overhead to one `sh` start.
+ * file (no copying through kiln), which keeps per-task overhead to one `sh` start. Children stay
+ * in kiln's process group (a new group would force `fork` instead of `vfork`, 1-2 ms a task):
+ * a terminal's Ctrl-C reaches them directly, and a cancel walks /proc to kill the whole tree.
  */
 export class LocalProcessRunner implements ProcessRunner {
   async run(req: ProcessRequest): Promise<ProcessResult> {
     if (req.signal.aborted) return { code: 130, signal: "SIGINT" };
-    const redirect = `exec >>${shellQuote(req.logPath)} 2>&1`;
+    const redirect = `exec ${req.truncateLog ? ">" : ">>"}${shellQuote(req.logPath)} 2>&1`;
     const [first, ...rest] = req.argv;
     const args = first === "sh" && rest[0] === "-c" && rest.length === 2
       ? ["-c", `${redirect}\n${rest[1]}`]
@@ -33,18 +72,11 @@ export class LocalProcessRunner implements ProcessRunner {
       stdin: "null",
       stdout: "null",
       stderr: "null",
-      detached: true,
     }).spawn();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const kill = () => {
-      try {
-        Deno.kill(-child.pid, "SIGTERM");
-      } catch { /* already gone */ }
-      timer = setTimeout(() => {
-        try {
-          Deno.kill(-child.pid, "SIGKILL");
-        } catch { /* already gone */ }
-      }, KILL_GRACE_MS);
+      killTree(child.pid, "SIGTERM");
+      timer = setTimeout(() => killTree(child.pid, "SIGKILL"), KILL_GRACE_MS);
     };
     req.signal.addEventListener("abort", kill, { once: true });
     try {

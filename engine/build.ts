@@ -14,6 +14,8 @@ import type { ProcessRunner } from "./process.ts";
 import { schedule } from "./scheduler.ts";
 import { Semaphore } from "./semaphore.ts";
 import { WorkspaceState } from "./state.ts";
+import { removeIfExists } from "./fs_util.ts";
+import { join } from "./path.ts";
 import type { CacheStore } from "./store.ts";
 import { ToolVersions } from "./tools.ts";
 
@@ -62,6 +64,7 @@ function context(graph: Graph, state: WorkspaceState, o: BuildOptions, signal: A
     signal,
     outputs,
     now: o.now ?? (() => performance.now()),
+    tmpdir: join(graph.root, ".kiln", "tmp", `build-${Deno.pid}`),
   };
   return x;
 }
@@ -106,6 +109,7 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
     }
   } finally {
     clearInterval(ticker);
+    removeIfExists(x.tmpdir);
     await flush();
     await state.save();
   }

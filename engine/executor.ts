@@ -17,6 +17,7 @@ import { hashFile, sha256 } from "./hash.ts";
 import { collectOutputs, type OutputManifest, outputsIntact, removeOutputs } from "./outputs.ts";
 import { dirname, join } from "./path.ts";
 import { logPath, runAction } from "./run_action.ts";
+import { ensureDir, removeIfExists } from "./fs_util.ts";
 import type { Semaphore } from "./semaphore.ts";
 import { statFile } from "./stat.ts";
 import type { WorkspaceState } from "./state.ts";
@@ -41,6 +42,8 @@ export interface ExecutorContext extends FingerprintContext {
   /** This build's output manifests, filled in as tasks finish. */
   readonly outputs: Map<string, OutputManifest>;
   readonly now: () => number;
+  /** TMPDIR of the build's actions. */
+  readonly tmpdir: string;
 }
 
 /** What a build would do with a task, for `--dry-run` and the executor itself. */
@@ -92,19 +95,21 @@ export async function planTask(task: Task, x: ExecutorContext): Promise<TaskPlan
 async function restore(task: Task, entry: ActionEntry, x: ExecutorContext): Promise<string | null> {
   const root = x.graph.root;
   removeOutputs(root, task.outputs ?? [], x.digests);
-  for (const d of entry.outputs.dirs) Deno.mkdirSync(join(root, d), { recursive: true });
+  for (const d of entry.outputs.dirs) ensureDir(join(root, d));
   for (const f of entry.outputs.files) {
     const miss = await x.store.restoreBlob(f.digest, f.size, f.mode, join(root, f.path));
     if (miss) return `cache ${miss} for "${f.path}"`;
     x.digests.record(f.path, statFile(join(root, f.path))!, f.digest);
   }
   for (const s of entry.outputs.symlinks) {
-    Deno.mkdirSync(dirname(join(root, s.path)), { recursive: true });
+    ensureDir(dirname(join(root, s.path)));
     Deno.symlinkSync(s.target, join(root, s.path));
   }
-  const log = entry.log ? await x.store.readBlobText(entry.log) : "";
-  Deno.mkdirSync(dirname(logPath(root, task.id)), { recursive: true });
-  Deno.writeTextFileSync(logPath(root, task.id), log ?? "");
+  const log = entry.log ? await x.store.readBlobText(entry.log) : null;
+  if (log) {
+    ensureDir(dirname(logPath(root, task.id)));
+    await Deno.writeTextFile(logPath(root, task.id), log);
+  } else removeIfExists(logPath(root, task.id));
   return null;
 }
 
@@ -139,7 +144,7 @@ async function storeResult(
     log = (await hashFile(lp)).digest;
     await x.store.putBlob(lp, log, lst.size);
   }
-  x.store.putEntry({
+  await x.store.putEntry({
     v: 1,
     key,
     task: task.id,
@@ -207,15 +212,22 @@ export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskO
   const pool = task.pool ? x.pools.get(task.pool) : undefined;
   const releasePool = pool ? await pool.acquire() : undefined;
   const releaseJob = await x.jobs.acquire();
+  const s = x.now();
+  const startWallNs = BigInt(Date.now() - 50) * 1_000_000n;
+  let result;
   try {
     if (x.signal.aborted) return finish({ status: "skipped", reasons });
     x.reporter.taskStarted?.(task.id, "run");
-    const s = x.now();
-    const startWallNs = BigInt(Date.now() - 50) * 1_000_000n;
     // A failed or interrupted run must never look fresh: forget the last run first.
     x.state.delete(task.id);
-    const result = await runAction(task, x);
+    result = await runAction(task, x);
     span("action", s);
+  } finally {
+    // Hashing and storing are kiln's own work: they do not hold a job slot or the pool.
+    releaseJob();
+    releasePool?.();
+  }
+  {
     if (result) return finish({ status: "failed", failure: result, reasons, logPath: result.log });
     const outputs = await collectOutputs(x.graph.root, task.id, task.outputs ?? [], x.digests);
     if ("reason" in outputs) return finish({ status: "failed", failure: outputs, reasons });
@@ -231,8 +243,5 @@ export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskO
     span("store", st);
     record("ran", outputs, log);
     return finish({ status: "ran", reasons, logPath: logPath(x.graph.root, task.id) });
-  } finally {
-    releaseJob();
-    releasePool?.();
   }
 }

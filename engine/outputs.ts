@@ -10,6 +10,7 @@ import { type Failure, failure } from "./failure.ts";
 import type { DigestList } from "./fingerprint.ts";
 import { join } from "./path.ts";
 import { statFile } from "./stat.ts";
+import { removeIfExists } from "./fs_util.ts";
 
 /** One output file. */
 export interface OutputFile {
@@ -121,11 +122,7 @@ export async function outputsIntact(
 /** Removes the declared outputs so an action starts clean and a stale file cannot pass. */
 export function removeOutputs(root: string, declared: readonly string[], digests: DigestCache) {
   for (const o of declared) {
-    try {
-      Deno.removeSync(join(root, o), { recursive: true });
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+    removeIfExists(join(root, o));
     digests.forget(o);
   }
 }

@@ -12,8 +12,10 @@ export interface ProcessRequest {
   readonly cwd: string;
   /** The complete environment: nothing else is inherited. */
   readonly env: Readonly<Record<string, string>>;
-  /** Where stdout and stderr go (appended). */
+  /** Where stdout and stderr go. */
   readonly logPath: string;
+  /** Start the log afresh rather than appending to it. */
+  readonly truncateLog?: boolean;
   /** Aborting it kills the process and everything it started. */
   readonly signal: AbortSignal;
 }

@@ -8,6 +8,7 @@
 import { type Failure, failure } from "./failure.ts";
 import type { ProcessRunner } from "./process.ts";
 import { dirname, join } from "./path.ts";
+import { ensureDir } from "./fs_util.ts";
 import type { Task, TaskContext } from "./task.ts";
 
 /** The log file of task `id` in workspace `root`. */
@@ -46,6 +47,8 @@ export interface ActionContext {
   readonly runner: ProcessRunner;
   readonly signal: AbortSignal;
   readonly env: (name: string) => string | undefined;
+  /** The build's private temporary folder, the tasks' TMPDIR; removed when the build ends. */
+  readonly tmpdir: string;
 }
 
 /** A failure plus where its log is. */
@@ -63,27 +66,24 @@ function lastLines(path: string, n: number): string {
 export async function runAction(task: Task, x: ActionContext): Promise<ActionFailure | null> {
   const root = x.graph.root;
   const log = logPath(root, task.id);
-  const tmpdir = join(root, ".kiln", "tmp", encodeURIComponent(task.id));
-  Deno.mkdirSync(dirname(log), { recursive: true });
-  Deno.writeTextFileSync(log, "");
-  try {
-    Deno.removeSync(tmpdir, { recursive: true });
-  } catch { /* absent */ }
-  Deno.mkdirSync(tmpdir, { recursive: true });
-  for (const o of task.outputs ?? []) Deno.mkdirSync(join(root, dirname(o)), { recursive: true });
-  const env = taskEnv(task, tmpdir, x.env);
+  ensureDir(dirname(log));
+  ensureDir(x.tmpdir);
+  for (const o of task.outputs ?? []) ensureDir(join(root, dirname(o)));
+  const env = taskEnv(task, x.tmpdir, x.env);
   const fail = (reason: string, message: string): ActionFailure => ({
     ...failure(reason, message),
     log,
   });
-  try {
-    const a = task.action;
-    if (a.kind === "cmd") {
+  const a = task.action;
+  if (a.kind === "cmd") {
+    {
+      // The runner's shell truncates the log as it redirects into it.
       const r = await x.runner.run({
         argv: ["sh", "-c", a.cmd],
         cwd: root,
         env,
         logPath: log,
+        truncateLog: true,
         signal: x.signal,
       });
       if (x.signal.aborted) return fail("interrupted", `Task "${task.id}" was interrupted`);
@@ -93,6 +93,9 @@ export async function runAction(task: Task, x: ActionContext): Promise<ActionFai
       }
       return null;
     }
+  }
+  Deno.writeTextFileSync(log, "");
+  {
     const ctx: TaskContext = {
       root,
       task,
@@ -124,10 +127,6 @@ export async function runAction(task: Task, x: ActionContext): Promise<ActionFai
       }
       throw e;
     }
-  } finally {
-    try {
-      Deno.removeSync(tmpdir, { recursive: true });
-    } catch { /* absent */ }
   }
 }
 

@@ -12,12 +12,14 @@
  * @module
  */
 
+import { recordAccess } from "./access_log.ts";
 import { GroupCommit } from "./durable.ts";
 import { hashFile } from "./hash.ts";
 import type { OutputManifest } from "./outputs.ts";
 import { dirname, join } from "./path.ts";
 import { statFile } from "./stat.ts";
 import { copyOnWriteFilesystem } from "./fs_probe.ts";
+import { ensureDir, removeIfExists } from "./fs_util.ts";
 
 /** An action cache entry: a task key's outputs and log. */
 export interface ActionEntry {
@@ -40,7 +42,7 @@ export type RestoreMiss = "blob-missing" | "blob-corrupt";
 /** Where task results are kept between runs. Remote caches implement the same interface. */
 export interface CacheStore {
   getEntry(key: string): Promise<ActionEntry | null>;
-  putEntry(entry: ActionEntry): void;
+  putEntry(entry: ActionEntry): Promise<void>;
   /** Stores the file at `abs`, whose digest is `digest`, unless the blob exists. */
   putBlob(abs: string, digest: string, size: number): Promise<void>;
   /** Materializes blob `digest` at `dest` with `mode`; a miss when missing or corrupt. */
@@ -78,6 +80,7 @@ export class LocalStore implements CacheStore {
   #commit: GroupCommit;
   #cow: boolean | undefined;
   #ready = false;
+  #used = new Set<string>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -106,17 +109,17 @@ export class LocalStore implements CacheStore {
 
   async getEntry(key: string): Promise<ActionEntry | null> {
     const p = this.entryPath(key);
+    if (!statFile(p)) return null;
     let text: string;
     try {
-      text = await Deno.readTextFile(p);
+      text = Deno.readTextFileSync(p);
     } catch {
       return null;
     }
     try {
       const e = JSON.parse(text) as ActionEntry;
       if (e.v !== 1 || e.key !== key) throw new Error("bad entry");
-      const now = new Date();
-      await Deno.utime(p, now, now).catch(() => {}); // least-recently-used order for gc
+      this.#used.add(key); // least-recently-used order for gc, logged at flush
       return e;
     } catch {
       await Deno.remove(p).catch(() => {});
@@ -124,10 +127,10 @@ export class LocalStore implements CacheStore {
     }
   }
 
-  putEntry(entry: ActionEntry): void {
+  async putEntry(entry: ActionEntry): Promise<void> {
     this.#init();
     const final = this.entryPath(entry.key);
-    Deno.mkdirSync(dirname(final), { recursive: true });
+    ensureDir(dirname(final));
     const tmp = this.#tmp();
     Deno.writeTextFileSync(tmp, JSON.stringify(entry));
     this.#commit.add(tmp, final);
@@ -137,10 +140,11 @@ export class LocalStore implements CacheStore {
     this.#init();
     const final = this.blobPath(digest);
     if (statFile(final)?.size === size) return;
-    Deno.mkdirSync(dirname(final), { recursive: true });
+    ensureDir(dirname(final));
     const tmp = this.#tmp();
     const before = statFile(abs);
-    await Deno.copyFile(abs, tmp);
+    if (size < LINK_THRESHOLD) Deno.copyFileSync(abs, tmp);
+    else await Deno.copyFile(abs, tmp);
     if (before?.sig !== statFile(abs)?.sig) {
       // The source changed while it was copied: the copy may not match `digest`.
       await Deno.remove(tmp).catch(() => {});
@@ -182,10 +186,8 @@ export class LocalStore implements CacheStore {
       await Deno.remove(`${blob}.seal`).catch(() => {});
       return "blob-corrupt";
     }
-    Deno.mkdirSync(dirname(dest), { recursive: true });
-    try {
-      Deno.removeSync(dest, { recursive: true });
-    } catch { /* absent */ }
+    ensureDir(dirname(dest));
+    removeIfExists(dest);
     this.#cow ??= copyOnWriteFilesystem(this.dir);
     const execMatches = ((mode & 0o111) !== 0) === ((statFile(blob)!.mode & 0o111) !== 0);
     if (size >= LINK_THRESHOLD && !this.#cow && execMatches) {
@@ -207,8 +209,12 @@ export class LocalStore implements CacheStore {
     }
   }
 
-  flush(): Promise<void> {
-    return this.#commit.commit();
+  async flush(): Promise<void> {
+    await this.#commit.commit();
+    if (this.#used.size) {
+      recordAccess(this.dir, this.#used);
+      this.#used.clear();
+    }
   }
 
   discard(): void {

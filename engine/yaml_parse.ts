@@ -128,7 +128,8 @@ function formatPath(path: Path): string {
 function describe(v: unknown): string {
   if (v === undefined || v === null) return "nothing";
   if (typeof v === "string") {
-    return v === "" ? "an empty string" : `the string ${JSON.stringify(v)}`;
+    if (v === "") return "an empty string";
+    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v)}`;
   }
   if (typeof v === "number") return Number.isFinite(v) ? `the number ${v}` : `${v}`;
   if (typeof v === "boolean") return `${v}`;
@@ -190,7 +191,12 @@ function expectation(path: Path, got: unknown): { expected: string; fix: string 
     return { expected: "a map of task ids to tasks", fix: "indent each task id under tasks:" };
   }
   if (path.length === 2) {
-    return { expected: "a task (a map with at least cmd)", fix: "indent cmd: under the task id" };
+    return {
+      expected: "a task (a map with at least cmd)",
+      fix: typeof got === "string"
+        ? `write ${key}: { cmd: ${yamlish(got)} }`
+        : "indent cmd: under the task id",
+    };
   }
   if (path.length === 3) {
     switch (field) {
@@ -355,7 +361,7 @@ function structuralProblem(doc: Document): Problem | null {
 
 function syntaxMessage(e: YAMLError, lc: LineCounter): string {
   const col = lc.linePos(e.pos[0]).col;
-  const what = e.message.replace(/\s+/g, " ").replace(/[.;].*$/, "").trim();
+  const what = e.message.replace(/\s+/g, " ").replace(/[.;]\s.*$|\.$/, "").trim();
   const hint: Partial<Record<YAMLError["code"], string>> = {
     TAB_AS_INDENT: "indent with spaces, not tabs",
     MULTIPLE_DOCS: "keep one document per file and remove the --- line",
