@@ -6,12 +6,12 @@
  */
 
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { ConfigError } from "../engine/failure.ts";
-import { buildCommand, EXIT } from "./build_cmd.ts";
+import { buildCommand, configErrorExit, EXIT } from "./build_cmd.ts";
+import { BUILD_OPTIONS, parseJobs } from "./build_flags.ts";
 
 function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number >= 1");
+  const n = parseJobs(v);
+  if (n === null) throw new InvalidArgumentError("expected a whole number >= 1");
   return n;
 }
 
@@ -25,20 +25,17 @@ export function program(result: { code: number }): Command {
     .configureOutput({ writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)) })
     .showHelpAfterError(false);
 
-  p.command("build")
+  const build = p.command("build")
     .description("build targets (default: all tasks), rerunning only what changed")
     .argument("[targets...]", "task ids")
-    .option("-j, --jobs <n>", "actions run at once (default: number of cores)", positiveInt)
-    .option("-k, --keep-going", "keep building independent tasks after a failure")
-    .option("-f, --file <path>", FILE_HELP)
-    .option("-n, --dry-run", "print the plan: each task runs, is restored, or is fresh, and why")
-    .option("--explain", "print why each task ran: the diff of its fingerprint manifests")
-    .option("--profile <file>", "write a Chrome trace (open it in Perfetto)")
-    .option("--json", "print a JSON summary on stdout")
-    .option("--replay", "reprint the logs of tasks restored from the cache")
     .action(async (targets: string[], flags) => {
       result.code = await buildCommand(targets, flags);
     });
+  for (const o of BUILD_OPTIONS) {
+    const flag = `${o.short ? `${o.short}, ` : ""}${o.long}${o.value ? ` <${o.value}>` : ""}`;
+    if (o.key === "jobs") build.option(flag, o.help, positiveInt);
+    else build.option(flag, o.help);
+  }
 
   p.command("list")
     .description("list tasks with their descriptions and dependencies")
@@ -111,10 +108,6 @@ export async function main(args: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (e instanceof ConfigError) {
-      Deno.stderr.writeSync(new TextEncoder().encode(`error: ${e.message}\n`));
-      return EXIT.usage;
-    }
-    throw e;
+    return configErrorExit(e);
   }
 }

@@ -10,31 +10,7 @@
  * @module
  */
 
-interface SyncLib {
-  symbols: {
-    syncfs: (fd: number) => Promise<number>;
-    open: (path: Uint8Array, flags: number) => number;
-    close: (fd: number) => number;
-  };
-}
-
-let lib: SyncLib | null | undefined;
-
-function loadSyncfs(): SyncLib | null {
-  if (lib !== undefined) return lib;
-  lib = null;
-  if (Deno.build.os !== "linux") return lib;
-  try {
-    lib = Deno.dlopen("libc.so.6", {
-      syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },
-      open: { parameters: ["buffer", "i32"], result: "i32" },
-      close: { parameters: ["i32"], result: "i32" },
-    }) as unknown as SyncLib;
-  } catch {
-    // no FFI: fall back to one fsync per file
-  }
-  return lib;
-}
+import { cString, loadLibc } from "./libc.ts";
 
 /** Writes queued as (temporary file, final path) pairs and made visible together by `commit()`. */
 export class GroupCommit {
@@ -61,11 +37,11 @@ export class GroupCommit {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
-    const l = loadSyncfs();
-    const fd = l ? l.symbols.open(new TextEncoder().encode(this.#dir + "\0"), 0) : -1;
+    const l = loadLibc();
+    const fd = l ? l.open(cString(this.#dir), 0, 0) : -1;
     if (l && fd >= 0) {
-      const rc = await l.symbols.syncfs(fd);
-      l.symbols.close(fd);
+      const rc = await l.syncfs(fd);
+      l.close(fd);
       if (rc !== 0) await fsyncEach(batch);
     } else await fsyncEach(batch);
     for (const { tmp, final } of batch) {

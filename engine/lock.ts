@@ -1,12 +1,28 @@
 /**
  * The workspace lock: two kiln processes on one workspace take turns instead of racing on its
  * outputs and state (as Bazel does for its output base). The lock is an `flock` on
- * `.kiln/lock`, so the kernel releases it when a process dies, even by SIGKILL.
+ * `.kiln/lock`, so the kernel releases it when a process dies, even by SIGKILL. It is tried
+ * without blocking first (FFI), so an uncontended lock costs two syscalls and a contended one
+ * prints who holds it before waiting.
  *
  * @module
  */
 
+import { ensureDir } from "./fs_util.ts";
+import { cString, loadLibc } from "./libc.ts";
 import { join } from "./path.ts";
+
+const O_RDWR = 2, O_CREAT = 0o100, O_CLOEXEC = 0o2000000;
+const LOCK_EX = 2, LOCK_NB = 4;
+
+function holderOf(path: string): string {
+  try {
+    const pid = Deno.readTextFileSync(path).trim();
+    return pid ? `kiln process ${pid}` : "another kiln process";
+  } catch {
+    return "another kiln process";
+  }
+}
 
 /** Takes the workspace lock, calling `onWait` once if another process holds it. */
 export async function lockWorkspace(
@@ -14,31 +30,30 @@ export async function lockWorkspace(
   onWait: (holder: string) => void,
 ): Promise<Disposable> {
   const dir = join(root, ".kiln");
-  Deno.mkdirSync(dir, { recursive: true });
-  const file = await Deno.open(join(dir, "lock"), { read: true, write: true, create: true });
-  const locked = file.lock(true);
+  ensureDir(dir);
+  const path = join(dir, "lock");
+  const libc = loadLibc();
+  const fd = libc ? libc.open(cString(path), O_RDWR | O_CREAT | O_CLOEXEC, 0o644) : -1;
+  if (libc && fd >= 0) {
+    if (libc.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+      onWait(holderOf(path));
+      await libc.flockWait(fd, LOCK_EX);
+    }
+    Deno.writeTextFileSync(path, String(Deno.pid));
+    return { [Symbol.dispose]: () => void libc.close(fd) };
+  }
+  const file = Deno.openSync(path, { read: true, write: true, create: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const locked = file.lock(true);
   const quick = await Promise.race([
     locked.then(() => true),
     new Promise<false>((r) => timer = setTimeout(() => r(false), 100)),
   ]);
   clearTimeout(timer);
   if (!quick) {
-    let holder = "another kiln process";
-    try {
-      holder = `kiln process ${Deno.readTextFileSync(join(dir, "lock")).trim() || "?"}`;
-    } catch { /* unreadable */ }
-    onWait(holder);
+    onWait(holderOf(path));
     await locked;
   }
-  await file.truncate(0);
-  await file.write(new TextEncoder().encode(String(Deno.pid)));
-  return {
-    [Symbol.dispose]() {
-      try {
-        file.unlockSync();
-        file.close();
-      } catch { /* already closed */ }
-    },
-  };
+  Deno.writeTextFileSync(path, String(Deno.pid));
+  return { [Symbol.dispose]: () => file.close() };
 }

@@ -17,8 +17,8 @@ export function dirname(p: string): string {
 }
 
 /** Absolute, normalized form of `p` resolved against `base` (default: the working directory). */
-export function resolve(p: string, base = Deno.cwd()): string {
-  const abs = p.startsWith("/") ? p : `${base}/${p}`;
+export function resolve(p: string, base?: string): string {
+  const abs = p.startsWith("/") ? p : `${base ?? Deno.cwd()}/${p}`;
   const out: string[] = [];
   for (const seg of abs.split("/")) {
     if (seg === "" || seg === ".") continue;

@@ -127,13 +127,14 @@ export class LocalStore implements CacheStore {
     }
   }
 
-  async putEntry(entry: ActionEntry): Promise<void> {
+  putEntry(entry: ActionEntry): Promise<void> {
     this.#init();
     const final = this.entryPath(entry.key);
     ensureDir(dirname(final));
     const tmp = this.#tmp();
     Deno.writeTextFileSync(tmp, JSON.stringify(entry));
     this.#commit.add(tmp, final);
+    return Promise.resolve();
   }
 
   async putBlob(abs: string, digest: string, size: number): Promise<void> {

@@ -11,7 +11,7 @@ import { type Failure, failure } from "./failure.ts";
 import { type DigestList, type Fingerprint, makeFingerprint } from "./fingerprint.ts";
 import { expandGlob } from "./glob.ts";
 import type { Graph } from "./graph.ts";
-import { isWithin, join, resolve } from "./path.ts";
+import { isWithin, join } from "./path.ts";
 import { type FileStat, statFile } from "./stat.ts";
 import type { Task } from "./task.ts";
 import type { ToolVersions } from "./tools.ts";
@@ -92,7 +92,7 @@ export async function fingerprintTask(
         `Task "${task.id}" input "${rel}" does not exist; create it or fix the task's inputs`,
       );
     }
-    inputStats.set(resolve(abs), st);
+    inputStats.set(abs, st);
     inputs.push([rel, digest]);
   }
   const env: Record<string, string | null> = {};

@@ -24,9 +24,9 @@ interface ConfigCache {
   parsed: YamlTasks;
 }
 
-async function readSource(file: string, abs: string): Promise<string> {
+function readSource(file: string, abs: string): string {
   try {
-    return await Deno.readTextFile(abs);
+    return Deno.readTextFileSync(abs);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound
       ? "not found"
@@ -44,9 +44,10 @@ async function readSource(file: string, abs: string): Promise<string> {
 }
 
 /** The cached parse when it was made from exactly `source`; `null` on any doubt. */
-async function readCache(path: string, source: string): Promise<YamlTasks | null> {
+function readCache(path: string, source: string): YamlTasks | null {
   try {
-    const c = JSON.parse(await Deno.readTextFile(path)) as Partial<ConfigCache>;
+    // Synchronous: on the no-op path a thread-pool hop costs more than the read.
+    const c = JSON.parse(Deno.readTextFileSync(path)) as Partial<ConfigCache>;
     if (
       c.v === 1 && c.source === source && Array.isArray(c.parsed?.tasks) &&
       typeof c.parsed?.pools === "object" && c.parsed.pools !== null
@@ -109,11 +110,11 @@ function toTask(d: YamlTaskDecl): Task {
 export async function loadYamlConfig(file: string): Promise<TaskSet> {
   const abs = resolve(file);
   const root = dirname(abs);
-  const source = await readSource(file, abs);
+  const source = readSource(file, abs);
   const cacheDir = join(root, ".kiln");
   const cachePath = join(cacheDir, "config-cache.json");
 
-  let parsed = await readCache(cachePath, source);
+  let parsed = readCache(cachePath, source);
   if (parsed === null) {
     const { parseYamlTasks } = await import("./yaml_parse.ts");
     parsed = parseYamlTasks(source, file);

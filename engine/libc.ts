@@ -1,0 +1,49 @@
+/**
+ * The few libc calls Deno does not expose, through FFI: `statx` (nanosecond timestamps),
+ * `syncfs` (one flush for a batch of cache writes) and `flock` without blocking (to say "waiting
+ * for another kiln" instead of hanging silently). `null` where FFI or libc is unavailable
+ * (macOS, or no `--allow-ffi`); callers fall back to plain Deno APIs.
+ *
+ * @module
+ */
+
+/** The libc symbols kiln uses. */
+export interface Libc {
+  statx(dirfd: number, path: Uint8Array, flags: number, mask: number, buf: Uint8Array): number;
+  syncfs(fd: number): Promise<number>;
+  open(path: Uint8Array, flags: number, mode: number): number;
+  close(fd: number): number;
+  flock(fd: number, op: number): number;
+  flockWait(fd: number, op: number): Promise<number>;
+}
+
+let libc: Libc | null | undefined;
+
+/** The loaded libc, or `null` when FFI is unavailable. */
+export function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
+  if (Deno.build.os !== "linux") return libc;
+  for (const name of ["libc.so.6", "libc.so"]) {
+    try {
+      const lib = Deno.dlopen(name, {
+        statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+        syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },
+        open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+        close: { parameters: ["i32"], result: "i32" },
+        flock: { parameters: ["i32", "i32"], result: "i32" },
+        flockWait: { name: "flock", parameters: ["i32", "i32"], result: "i32", nonblocking: true },
+      });
+      libc = lib.symbols as unknown as Libc;
+      break;
+    } catch {
+      // no FFI permission, or a libc under another name: try the next, then fall back
+    }
+  }
+  return libc;
+}
+
+/** NUL-terminated UTF-8 bytes of `s`, for path arguments. */
+export function cString(s: string): Uint8Array {
+  return new TextEncoder().encode(s + "\0");
+}
