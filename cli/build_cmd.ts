@@ -8,7 +8,10 @@ import { LocalProcessRunner } from "../builders/local.ts";
 import { ConfigError } from "../engine/failure.ts";
 import { planBuild, runBuild } from "../engine/build.ts";
 import { defaultCacheDir, LocalStore } from "../engine/store.ts";
-import { loadGraph } from "./load.ts";
+import { loadGraph, yamlTaskFile } from "./load.ts";
+import { checkStamp } from "../engine/stamp.ts";
+import { dirname } from "../engine/path.ts";
+import { yamlConfigId } from "../engine/yaml_config.ts";
 import { chromeTrace } from "./profile.ts";
 import { CliReporter, formatDuration, useLiveView } from "./reporter.ts";
 
@@ -36,10 +39,55 @@ export function configErrorExit(e: unknown): number {
   throw e;
 }
 
+function reporterBase(flags: BuildFlags) {
+  return {
+    live: useLiveView(),
+    explain: flags.explain ?? false,
+    replay: flags.replay ?? false,
+    quiet: false,
+  };
+}
+
 const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
+
+/**
+ * When the build stamp says nothing changed since the last complete build of `targets`, the
+ * task ids (all fresh); otherwise `null`. Only YAML task files have a stamp.
+ */
+function stampedNoOp(targets: string[], flags: BuildFlags): readonly string[] | null {
+  if (flags.dryRun || flags.explain) return null;
+  const file = yamlTaskFile(flags.file);
+  if (!file) return null;
+  let source: string;
+  try {
+    source = Deno.readTextFileSync(file);
+  } catch {
+    return null; // the full path reports the error
+  }
+  return checkStamp(
+    dirname(file),
+    { config: yamlConfigId(file, source), targets },
+    (n) => Deno.env.get(n),
+  );
+}
 
 /** Runs `kiln build`; returns the exit code. */
 export async function buildCommand(targets: string[], flags: BuildFlags): Promise<number> {
+  const t0 = performance.now();
+  const stamped = stampedNoOp(targets, flags);
+  if (stamped) {
+    const reporter = new CliReporter({ ...reporterBase(flags), total: stamped.length });
+    const counts = { ran: 0, cached: 0, fresh: stamped.length, failed: 0, skipped: 0 };
+    reporter.finish(counts, performance.now() - t0);
+    if (flags.profile) Deno.writeTextFileSync(flags.profile, chromeTrace([]));
+    if (flags.json) {
+      out(JSON.stringify({
+        tasks: stamped.map((id) => ({ id, status: "fresh", durationMs: 0 })),
+        ...counts,
+      }));
+    }
+    return EXIT.ok;
+  }
   const graph = await loadGraph(flags.file);
   const base = {
     targets,
@@ -68,13 +116,7 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
   const onInt = () => controller.abort();
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onInt);
-  const reporter = new CliReporter({
-    total: graph.order.length,
-    live: useLiveView(),
-    explain: flags.explain ?? false,
-    replay: flags.replay ?? false,
-    quiet: false,
-  });
+  const reporter = new CliReporter({ ...reporterBase(flags), total: graph.order.length });
   try {
     const summary = await runBuild(graph, { ...base, reporter, signal: controller.signal });
     reporter.finish(summary.counts, summary.durationMs);

@@ -16,6 +16,8 @@ import { Semaphore } from "./semaphore.ts";
 import { WorkspaceState } from "./state.ts";
 import { removeIfExists } from "./fs_util.ts";
 import { join } from "./path.ts";
+import { writeStamp } from "./stamp.ts";
+import { statFile } from "./stat.ts";
 import type { CacheStore } from "./store.ts";
 import { ToolVersions } from "./tools.ts";
 
@@ -65,6 +67,7 @@ function context(graph: Graph, state: WorkspaceState, o: BuildOptions, signal: A
     outputs,
     now: o.now ?? (() => performance.now()),
     tmpdir: join(graph.root, ".kiln", "tmp", `build-${Deno.pid}`),
+    dirs: new Map(),
   };
   return x;
 }
@@ -116,12 +119,43 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
   const list = ids.map((id) => outcomes.get(id)!);
   const counts = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0 };
   for (const oc of list) counts[oc.status]++;
+  const complete = counts.failed + counts.skipped === 0 && !signal.aborted &&
+    list.every((oc) => !oc.notCached);
+  if (complete && graph.configId !== undefined) await stampBuild(graph, x, o.targets, ids);
   return {
     outcomes: list,
     counts,
     interrupted: signal.aborted,
     durationMs: performance.now() - t0,
   };
+}
+
+/** Writes the build stamp after a complete build (see `stamp.ts`). */
+async function stampBuild(
+  graph: Graph,
+  x: ExecutorContext,
+  targets: readonly string[],
+  ids: readonly string[],
+): Promise<void> {
+  const paths = new Map<string, string>();
+  for (const [rel, sig] of x.digests.consulted()) {
+    paths.set(rel.startsWith("/") ? rel : join(graph.root, rel), sig);
+  }
+  for (const [dir, sig] of x.dirs) paths.set(dir, sig);
+  for (const [bin, sig] of x.tools.binaries) paths.set(bin, sig);
+  const env: Record<string, string | null> = {};
+  for (const id of ids) {
+    const task = graph.tasks.get(id)!;
+    for (const name of task.env ?? []) env[name] = x.env(name) ?? null;
+    for (const s of x.outputs.get(id)?.symlinks ?? []) {
+      const p = join(graph.root, s.path);
+      paths.set(p, statFile(p)?.sig ?? "");
+    }
+  }
+  if (ids.some((id) => (graph.tasks.get(id)!.tools ?? []).length > 0)) {
+    env.PATH = x.env("PATH") ?? null; // which binary a tool name means
+  }
+  await writeStamp(graph.root, { config: graph.configId!, targets }, env, paths, ids);
 }
 
 /** One line of the dry-run plan. */

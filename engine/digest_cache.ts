@@ -21,6 +21,8 @@ export class DigestCache {
   #racyFromNs: bigint;
   /** Entries hashed by this process: trusted for its lifetime even if racy on disk. */
   #session = new Set<string>();
+  /** Every path asked about this process, for the build stamp. */
+  #consulted = new Set<string>();
   #hashed = 0;
   #dirty = false;
 
@@ -42,6 +44,19 @@ export class DigestCache {
   /** True when an entry was added or changed since load. */
   get dirty(): boolean {
     return this.#dirty;
+  }
+
+  /**
+   * `[path, signature]` of every file asked about this process, with the signature its digest
+   * was taken at; a path without a recorded digest has signature `""`.
+   */
+  consulted(): [string, string][] {
+    const out: [string, string][] = [];
+    for (const rel of this.#consulted) {
+      const e = this.#entries[rel];
+      out.push([rel, e === undefined ? "" : e.slice(0, e.lastIndexOf("|"))]);
+    }
+    return out;
   }
 
   /** Clears {@link dirty} after the entries were saved. */
@@ -89,6 +104,7 @@ export class DigestCache {
    * hashed is hashed again, so a recorded digest always matches its recorded signature.
    */
   async digest(rel: string, abs: string, st = statFile(abs)): Promise<string | null> {
+    this.#consulted.add(rel);
     for (let attempt = 0; st && attempt < 5; attempt++) {
       const cached = this.lookup(rel, st);
       if (cached !== undefined) return cached;

@@ -80,7 +80,7 @@ export async function planTask(task: Task, x: ExecutorContext): Promise<TaskPlan
   }
   const rec = x.state.get(task.id);
   if (rec && rec.fp === f.json && rec.outputs) {
-    if (await outputsIntact(x.graph.root, task.outputs ?? [], rec.outputs, x.digests)) {
+    if (await outputsIntact(x.graph.root, task.outputs ?? [], rec.outputs, x.digests, x.dirs)) {
       return { decision: "fresh", reasons: [], fingerprint: f, entry: null, key: rec.key };
     }
   }
@@ -202,6 +202,9 @@ export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskO
     const miss = await restore(task, plan.entry, x);
     span("restore", s);
     if (!miss) {
+      for (const d of plan.entry.outputs.dirs) {
+        x.dirs.set(join(x.graph.root, d), statFile(join(x.graph.root, d))?.sig ?? "");
+      }
       record("cached", plan.entry.outputs, plan.entry.log);
       return finish({ status: "cached", reasons, logPath: logPath(x.graph.root, task.id) });
     }
@@ -229,7 +232,13 @@ export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskO
   }
   {
     if (result) return finish({ status: "failed", failure: result, reasons, logPath: result.log });
-    const outputs = await collectOutputs(x.graph.root, task.id, task.outputs ?? [], x.digests);
+    const outputs = await collectOutputs(
+      x.graph.root,
+      task.id,
+      task.outputs ?? [],
+      x.digests,
+      x.dirs,
+    );
     if ("reason" in outputs) return finish({ status: "failed", failure: outputs, reasons });
     const changed = await changedInput(f, startWallNs);
     if (changed) {

@@ -7,6 +7,7 @@
  */
 
 import { join } from "./path.ts";
+import { statFile } from "./stat.ts";
 
 /** True when `pattern` contains glob syntax. */
 export function isGlob(pattern: string): boolean {
@@ -58,7 +59,11 @@ function segmentRegex(seg: string): RegExp {
   return new RegExp(seg.startsWith(".") ? `^${re}$` : `^(?!\\.)${re}$`);
 }
 
-function readDir(dir: string): Deno.DirEntry[] {
+/** Folders a glob listed: absolute path -> stat signature taken before listing it. */
+export type SeenDirs = Map<string, string>;
+
+function readDir(dir: string, seen?: SeenDirs): Deno.DirEntry[] {
+  if (seen && !seen.has(dir)) seen.set(dir, statFile(dir)?.sig ?? "");
   try {
     return [...Deno.readDirSync(dir)].sort((a, b) => (a.name < b.name ? -1 : 1));
   } catch {
@@ -66,24 +71,30 @@ function readDir(dir: string): Deno.DirEntry[] {
   }
 }
 
-function walk(root: string, rel: string, segs: string[], out: Set<string>): void {
+function walk(
+  root: string,
+  rel: string,
+  segs: string[],
+  out: Set<string>,
+  seen?: SeenDirs,
+): void {
   if (segs.length === 0) return;
   const [seg, ...rest] = segs;
   const abs = rel ? join(root, rel) : root;
   if (seg === "**") {
-    walk(root, rel, rest, out); // zero directories
+    walk(root, rel, rest, out, seen); // zero directories
     if (rest.length === 0) {
-      for (const e of readDir(abs)) {
+      for (const e of readDir(abs, seen)) {
         const r = rel ? `${rel}/${e.name}` : e.name;
         if (e.name.startsWith(".")) continue;
-        if (e.isDirectory) walk(root, r, segs, out);
+        if (e.isDirectory) walk(root, r, segs, out, seen);
         else if (e.isFile) out.add(r);
       }
       return;
     }
-    for (const e of readDir(abs)) {
+    for (const e of readDir(abs, seen)) {
       if (e.isDirectory && !e.name.startsWith(".")) {
-        walk(root, rel ? `${rel}/${e.name}` : e.name, segs, out);
+        walk(root, rel ? `${rel}/${e.name}` : e.name, segs, out, seen);
       }
     }
     return;
@@ -94,16 +105,16 @@ function walk(root: string, rel: string, segs: string[], out: Set<string>): void
       try {
         if (Deno.statSync(join(root, r)).isFile) out.add(r);
       } catch { /* not there */ }
-    } else walk(root, r, rest, out);
+    } else walk(root, r, rest, out, seen);
     return;
   }
   const re = segmentRegex(seg);
-  for (const e of readDir(abs)) {
+  for (const e of readDir(abs, seen)) {
     if (!re.test(e.name)) continue;
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (rest.length === 0) {
       if (e.isFile) out.add(r);
-    } else if (e.isDirectory) walk(root, r, rest, out);
+    } else if (e.isDirectory) walk(root, r, rest, out, seen);
   }
 }
 
@@ -116,9 +127,11 @@ function walk(root: string, rel: string, segs: string[], out: Set<string>): void
  * expandGlob("/ws", "src/**\/*.ts"); // ["src/a.ts", "src/lib/b.ts"]
  * ```
  */
-export function expandGlob(root: string, pattern: string): string[] {
+export function expandGlob(root: string, pattern: string, seen?: SeenDirs): string[] {
   if (!isGlob(pattern)) return [pattern];
   const out = new Set<string>();
-  for (const p of expandBraces(pattern)) walk(root, "", p.split("/").filter(Boolean), out);
+  for (const p of expandBraces(pattern)) {
+    walk(root, "", p.split("/").filter(Boolean), out, seen);
+  }
   return [...out].sort();
 }

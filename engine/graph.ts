@@ -21,6 +21,8 @@ export interface Graph {
   readonly deps: ReadonlyMap<string, readonly string[]>;
   /** Workspace-relative output path -> owning task id. */
   readonly outputOwner: ReadonlyMap<string, string>;
+  /** See {@link TaskSet.configId}. */
+  readonly configId?: string;
 }
 
 function ancestors(p: string): string[] {
@@ -166,7 +168,15 @@ export function buildGraph(set: TaskSet): Graph {
       if (k === 0) order.push(n);
     }
   }
-  return { root: set.root, pools: set.pools, tasks, order, deps, outputOwner };
+  return {
+    root: set.root,
+    pools: set.pools,
+    tasks,
+    order,
+    deps,
+    outputOwner,
+    configId: set.configId,
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import { type Failure, failure } from "./failure.ts";
 import type { DigestList } from "./fingerprint.ts";
 import { join } from "./path.ts";
 import { statFile } from "./stat.ts";
+import type { SeenDirs } from "./glob.ts";
 import { removeIfExists } from "./fs_util.ts";
 
 /** One output file. */
@@ -41,7 +42,7 @@ interface Found {
   symlinks: { path: string; target: string }[];
 }
 
-function scan(root: string, rel: string, found: Found): boolean {
+function scan(root: string, rel: string, found: Found, seen?: SeenDirs): boolean {
   const st = statFile(join(root, rel));
   if (!st) return false;
   if (st.kind === "file") found.files.push({ rel, mode: st.mode });
@@ -49,7 +50,10 @@ function scan(root: string, rel: string, found: Found): boolean {
     found.symlinks.push({ path: rel, target: Deno.readLinkSync(join(root, rel)) });
   } else if (st.kind === "dir") {
     found.dirs.push(rel);
-    for (const e of Deno.readDirSync(join(root, rel))) scan(root, `${rel}/${e.name}`, found);
+    seen?.set(join(root, rel), st.sig);
+    for (const e of Deno.readDirSync(join(root, rel))) {
+      scan(root, `${rel}/${e.name}`, found, seen);
+    }
   }
   return true;
 }
@@ -63,10 +67,11 @@ export async function collectOutputs(
   taskId: string,
   declared: readonly string[],
   digests: DigestCache,
+  seen?: SeenDirs,
 ): Promise<OutputManifest | Failure> {
   const found: Found = { files: [], dirs: [], symlinks: [] };
   for (const o of declared) {
-    if (!scan(root, o, found)) {
+    if (!scan(root, o, found, seen)) {
       return failure(
         "missing-output",
         `Task "${taskId}" did not produce declared output "${o}"; make its action write it or remove it from outputs`,
@@ -100,6 +105,7 @@ export async function outputsIntact(
   declared: readonly string[],
   m: OutputManifest,
   digests: DigestCache,
+  seen?: SeenDirs,
 ): Promise<boolean> {
   for (const f of m.files) {
     const abs = join(root, f.path);
@@ -114,7 +120,7 @@ export async function outputsIntact(
   }
   if (m.dirs.length === 0) return true;
   const found: Found = { files: [], dirs: [], symlinks: [] };
-  for (const o of declared) scan(root, o, found);
+  for (const o of declared) scan(root, o, found, seen);
   return found.files.length === m.files.length && found.symlinks.length === m.symlinks.length &&
     found.dirs.length === m.dirs.length;
 }

@@ -112,6 +112,11 @@ export interface TaskSet {
   readonly pools: Readonly<Record<string, number>>;
   /** Absolute workspace root: where paths resolve and `.kiln/` lives. */
   readonly root: string;
+  /**
+   * A complete description of the task set as text (a YAML file's path and content), when one
+   * exists: it lets a no-op build be recognized without loading the tasks (see `stamp.ts`).
+   */
+  readonly configId?: string;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._:/-]*$/;

@@ -9,7 +9,7 @@
 import type { DigestCache } from "./digest_cache.ts";
 import { type Failure, failure } from "./failure.ts";
 import { type DigestList, type Fingerprint, makeFingerprint } from "./fingerprint.ts";
-import { expandGlob } from "./glob.ts";
+import { expandGlob, type SeenDirs } from "./glob.ts";
 import type { Graph } from "./graph.ts";
 import { isWithin, join } from "./path.ts";
 import { type FileStat, statFile } from "./stat.ts";
@@ -33,25 +33,34 @@ export interface FingerprintContext {
   readonly env: (name: string) => string | undefined;
   /** Output digests of a dependency in this build; `undefined` if it has none yet. */
   readonly depOutputs: (id: string) => DigestList | undefined;
+  /** Folders listed (globs, folder inputs and outputs), for the build stamp. */
+  readonly dirs: SeenDirs;
 }
 
-function walkFiles(root: string, rel: string, out: string[]): void {
-  for (const e of Deno.readDirSync(join(root, rel))) {
+function walkFiles(root: string, rel: string, out: string[], seen: SeenDirs): void {
+  const abs = join(root, rel);
+  if (!seen.has(abs)) seen.set(abs, statFile(abs)?.sig ?? "");
+  for (const e of Deno.readDirSync(abs)) {
     const r = `${rel}/${e.name}`;
-    if (e.isDirectory) walkFiles(root, r, out);
+    if (e.isDirectory) walkFiles(root, r, out, seen);
     else out.push(r);
   }
 }
 
 /** Input files of `task`: globs expanded, folders walked, dependency outputs left out. */
-function inputFiles(task: Task, graph: Graph, deps: readonly string[]): string[] {
+function inputFiles(
+  task: Task,
+  graph: Graph,
+  deps: readonly string[],
+  seen: SeenDirs,
+): string[] {
   const depOutputs = deps.flatMap((d) => graph.tasks.get(d)!.outputs ?? []);
   const files: string[] = [];
   for (const pattern of task.inputs ?? []) {
-    for (const p of expandGlob(graph.root, pattern)) {
+    for (const p of expandGlob(graph.root, pattern, seen)) {
       if (depOutputs.some((o) => isWithin(p, o))) continue; // covered by the dependency's digests
       const st = statFile(join(graph.root, p));
-      if (st?.kind === "dir") walkFiles(graph.root, p, files);
+      if (st?.kind === "dir") walkFiles(graph.root, p, files, seen);
       else files.push(p);
     }
   }
@@ -82,7 +91,7 @@ export async function fingerprintTask(
   const deps = ctx.graph.deps.get(task.id) ?? [];
   const inputs: [string, string][] = [];
   const inputStats = new Map<string, FileStat>();
-  for (const rel of inputFiles(task, ctx.graph, deps)) {
+  for (const rel of inputFiles(task, ctx.graph, deps, ctx.dirs)) {
     const abs = join(ctx.graph.root, rel);
     const st = statFile(abs);
     const digest = st && st.kind !== "dir" ? await ctx.digests.digest(rel, abs, st) : null;

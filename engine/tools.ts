@@ -38,6 +38,8 @@ export function which(name: string, path = Deno.env.get("PATH") ?? ""): string |
 export class ToolVersions {
   #cache: ToolVersionCache;
   #memo = new Map<string, Promise<string | Failure>>();
+  /** Resolved binary path -> stat signature, of every tool asked about (for the build stamp). */
+  readonly binaries = new Map<string, string>();
 
   constructor(cache: ToolVersionCache) {
     this.#cache = cache;
@@ -64,7 +66,9 @@ export class ToolVersions {
     try {
       real = Deno.realPathSync(bin);
     } catch { /* dangling link */ }
-    const key = `${real}|${statFile(real)?.sig}|${args.join(" ")}`;
+    const sig = statFile(real)?.sig ?? "";
+    this.binaries.set(real, sig);
+    const key = `${real}|${sig}|${args.join(" ")}`;
     const known = this.#cache.tool(key);
     if (known !== undefined) return known;
     try {

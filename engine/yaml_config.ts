@@ -89,6 +89,11 @@ function toTask(d: YamlTaskDecl): Task {
   };
 }
 
+/** The identity of a YAML task set: its absolute path and exact text (see `stamp.ts`). */
+export function yamlConfigId(abs: string, source: string): string {
+  return `yaml ${abs}\n${source}`;
+}
+
 /**
  * Loads a YAML task file; the workspace root is the folder that contains it.
  *
@@ -120,5 +125,10 @@ export async function loadYamlConfig(file: string): Promise<TaskSet> {
     parsed = parseYamlTasks(source, file);
     await writeCache(cacheDir, cachePath, { v: 1, file: abs, source, parsed });
   }
-  return { tasks: parsed.tasks.map(toTask), pools: parsed.pools, root };
+  return {
+    tasks: parsed.tasks.map(toTask),
+    pools: parsed.pools,
+    root,
+    configId: yamlConfigId(abs, source),
+  };
 }
