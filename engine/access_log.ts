@@ -49,6 +49,10 @@ export function compactAccess(dir: string, keep: ReadonlyMap<string, number>): v
   const tmp = `${path}.tmp-${Deno.pid}`;
   let text = "";
   for (const [k, t] of keep) text += `${t} ${k}\n`;
-  Deno.writeTextFileSync(tmp, text);
-  Deno.renameSync(tmp, path);
+  try {
+    Deno.writeTextFileSync(tmp, text);
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e; // no cache folder: nothing to compact
+  }
 }

@@ -114,15 +114,19 @@ async function restore(task: Task, entry: ActionEntry, x: ExecutorContext): Prom
 }
 
 /** Names the first input that changed since it was fingerprinted, if any. */
-async function changedInput(f: TaskFingerprint, startWallNs: bigint): Promise<string | null> {
+async function changedInput(
+  root: string,
+  f: TaskFingerprint,
+  startWallNs: bigint,
+): Promise<string | null> {
   const digests = new Map(f.fp.inputs);
   for (const [abs, before] of f.inputStats) {
     const now = statFile(abs);
     if (!now || now.sig !== before.sig) return abs;
     // Same signature but modified within the timestamp tick of the check: compare contents.
     if (now.mtimeNs >= startWallNs) {
-      const rel = [...digests.keys()].find((r) => abs.endsWith("/" + r));
-      if (rel && (await hashFile(abs)).digest !== digests.get(rel)) return abs;
+      const rel = abs.slice(root.length + 1);
+      if ((await hashFile(abs)).digest !== digests.get(rel)) return abs;
     }
   }
   return null;
@@ -240,7 +244,7 @@ export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskO
       x.dirs,
     );
     if ("reason" in outputs) return finish({ status: "failed", failure: outputs, reasons });
-    const changed = await changedInput(f, startWallNs);
+    const changed = await changedInput(x.graph.root, f, startWallNs);
     if (changed) {
       const notCached = `input "${changed}" changed while the task ran; result not cached`;
       x.reporter.warn?.(`Task "${task.id}": ${notCached}`);

@@ -1,28 +1,22 @@
 /**
- * Filesystem helpers that skip work: on this class of machine a `mkdir` or failed `remove` costs
- * 0.2-1 ms of main-thread time, which across 1,000 tasks is most of a cold build.
+ * Filesystem helpers that skip work: on this class of machine a `mkdir` of an existing folder or
+ * a failing `remove` costs 0.2-1 ms of main-thread time, against 3 µs for the `statx` that
+ * avoids it; across 1,000 tasks that was most of a cold build.
  *
  * @module
  */
 
 import { statFile } from "./stat.ts";
 
-const made = new Set<string>();
-
-/** `mkdir -p`, done once per folder per process. */
+/** `mkdir -p`, with a stat first: creating an existing folder is the expensive case. */
 export function ensureDir(dir: string): void {
-  if (made.has(dir)) return;
   if (statFile(dir)?.kind !== "dir") Deno.mkdirSync(dir, { recursive: true });
-  made.add(dir);
 }
 
 /** Removes `path` (recursively) if it exists; a stat first avoids a failing syscall. */
 export function removeIfExists(path: string): boolean {
   const st = statFile(path);
   if (!st) return false;
-  if (st.kind === "dir") {
-    for (const d of made) if (d === path || d.startsWith(path + "/")) made.delete(d);
-  }
   try {
     Deno.removeSync(path, { recursive: st.kind === "dir" });
     return true;
