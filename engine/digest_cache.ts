@@ -83,6 +83,7 @@ export class DigestCache {
   record(rel: string, st: FileStat, digest: string): void {
     const v = `${st.sig}|${digest}`;
     this.#session.add(rel);
+    this.#consulted.add(rel);
     if (this.#entries[rel] !== v) {
       this.#entries[rel] = v;
       this.#dirty = true;

@@ -227,6 +227,9 @@ export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskO
     x.reporter.taskStarted?.(task.id, "run");
     // A failed or interrupted run must never look fresh: forget the last run first.
     x.state.delete(task.id);
+    // Start from nothing: a stale output must not pass for a new one (or, for a restored
+    // hard link, be written through into the cache).
+    removeOutputs(x.graph.root, task.outputs ?? [], x.digests);
     result = await runAction(task, x);
     span("action", s);
   } finally {
