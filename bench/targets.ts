@@ -1,0 +1,105 @@
+/**
+ * kiln's performance targets, checked against the measurements. A target whose numbers were not
+ * measured (e.g. `--sizes 1000` leaves out N = 10,000) is skipped, not failed.
+ *
+ * @module
+ */
+
+import { HASH_SCENARIO } from "./hash_throughput.ts";
+import type { Measurement } from "./measurement.ts";
+
+/** Outcome of one target. */
+export interface TargetResult {
+  readonly target: string;
+  readonly status: "PASS" | "FAIL" | "SKIP";
+  readonly detail: string;
+}
+
+function find(all: readonly Measurement[], tool: string, n: number | null, scenario: string) {
+  const m = all.find((x) => x.tool === tool && x.n === n && x.scenario === scenario);
+  return m && !m.error && Number.isFinite(m.medianMs) ? m.medianMs : null;
+}
+
+function status(ok: boolean): "PASS" | "FAIL" {
+  return ok ? "PASS" : "FAIL";
+}
+
+function skip(target: string, what: string): TargetResult {
+  return { target, status: "SKIP", detail: `not measured: ${what}` };
+}
+
+function atMost(
+  all: readonly Measurement[],
+  n: number,
+  scenario: string,
+  limitMs: number,
+): TargetResult {
+  const target = `kiln ${scenario}, N=${n.toLocaleString("en-US")}: <= ${limitMs} ms`;
+  const v = find(all, "kiln", n, scenario);
+  if (v === null) return skip(target, `kiln ${scenario} at N=${n}`);
+  return { target, status: status(v <= limitMs), detail: `${v.toFixed(1)} ms` };
+}
+
+/** Checks every target; one result each, in a fixed order. */
+export function checkTargets(all: readonly Measurement[]): TargetResult[] {
+  const results = [
+    atMost(all, 1000, "no-op", 50),
+    atMost(all, 10000, "no-op", 300),
+    atMost(all, 1000, "restore", 200),
+  ];
+
+  {
+    const target = "kiln cold, N=1,000: <= 1.2x ninja cold";
+    const k = find(all, "kiln", 1000, "cold");
+    const n = find(all, "ninja", 1000, "cold");
+    results.push(
+      k === null || n === null ? skip(target, "kiln and ninja cold at N=1000") : {
+        target,
+        status: status(k <= 1.2 * n),
+        detail: `${k.toFixed(1)} ms vs ninja ${n.toFixed(1)} ms = ${(k / n).toFixed(2)}x`,
+      },
+    );
+  }
+
+  {
+    const target = "kiln no-op linear in N: no-op(10,000) / no-op(1,000) <= 15";
+    const a = find(all, "kiln", 1000, "no-op");
+    const b = find(all, "kiln", 10000, "no-op");
+    if (a === null || b === null) {
+      results.push(skip(target, "kiln no-op at N=1000 and N=10000"));
+    } else {
+      const r = b / a;
+      const shape = r > 15
+        ? "super-linear"
+        : r < 5
+        ? "linear (below 5x: fixed start-up cost dominates)"
+        : "linear";
+      results.push({ target, status: status(r <= 15), detail: `ratio ${r.toFixed(2)}: ${shape}` });
+    }
+  }
+
+  {
+    const target = "SHA-256 throughput: kiln hashFile >= 0.9x openssl (whole processes)";
+    const k = find(all, "kiln", null, HASH_SCENARIO);
+    const o = find(all, "openssl", null, HASH_SCENARIO);
+    results.push(
+      k === null || o === null ? skip(target, "kiln and openssl SHA-256") : {
+        target,
+        status: status(o / k >= 0.9),
+        detail: `${(o / k).toFixed(2)}x openssl's throughput`,
+      },
+    );
+  }
+  return results;
+}
+
+/** Target results as text lines; failures stand out (upper case, marked, red on a terminal). */
+export function formatTargets(results: readonly TargetResult[], color: boolean): string[] {
+  return results.map((r) => {
+    const mark = r.status === "FAIL" ? ">>> FAIL" : r.status === "PASS" ? "    PASS" : "    SKIP";
+    const line = `${mark}  ${r.target}  (${r.detail})`;
+    if (!color) return line;
+    const code = r.status === "FAIL" ? "1;31" : r.status === "PASS" ? "32" : "33";
+    return `\x1b[${code}m${line}\x1b[0m`;
+  });
+}
