@@ -109,7 +109,7 @@ export async function cleanCommand(targets: string[], flags: { file?: string }):
     } catch { /* absent */ }
     state.delete(id);
   }
-  await state.save();
+  state.save();
   out(`removed ${removed} outputs of ${ids.length} tasks`);
   return EXIT.ok;
 }

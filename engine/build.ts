@@ -114,14 +114,14 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
     clearInterval(ticker);
     removeIfExists(x.tmpdir);
     await flush();
-    await state.save();
+    state.save();
   }
   const list = ids.map((id) => outcomes.get(id)!);
   const counts = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0 };
   for (const oc of list) counts[oc.status]++;
   const complete = counts.failed + counts.skipped === 0 && !signal.aborted &&
     list.every((oc) => !oc.notCached);
-  if (complete && graph.configId !== undefined) await stampBuild(graph, x, o.targets, ids);
+  if (complete && graph.configId !== undefined) stampBuild(graph, x, o.targets, ids);
   return {
     outcomes: list,
     counts,
@@ -131,12 +131,12 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
 }
 
 /** Writes the build stamp after a complete build (see `stamp.ts`). */
-async function stampBuild(
+function stampBuild(
   graph: Graph,
   x: ExecutorContext,
   targets: readonly string[],
   ids: readonly string[],
-): Promise<void> {
+): void {
   const paths = new Map<string, string>();
   for (const [rel, sig] of x.digests.consulted()) {
     paths.set(rel.startsWith("/") ? rel : join(graph.root, rel), sig);
@@ -155,7 +155,7 @@ async function stampBuild(
   if (ids.some((id) => (graph.tasks.get(id)!.tools ?? []).length > 0)) {
     env.PATH = x.env("PATH") ?? null; // which binary a tool name means
   }
-  await writeStamp(graph.root, { config: graph.configId!, targets }, env, paths, ids);
+  writeStamp(graph.root, { config: graph.configId!, targets }, env, paths, ids);
 }
 
 /** One line of the dry-run plan. */

@@ -97,7 +97,9 @@ async function restore(task: Task, entry: ActionEntry, x: ExecutorContext): Prom
   removeOutputs(root, task.outputs ?? [], x.digests);
   for (const d of entry.outputs.dirs) ensureDir(join(root, d));
   for (const f of entry.outputs.files) {
-    const miss = await x.store.restoreBlob(f.digest, f.size, f.mode, join(root, f.path));
+    const miss = await x.store.restoreBlob(f.digest, f.size, f.mode, join(root, f.path), {
+      cleared: true,
+    });
     if (miss) return `cache ${miss} for "${f.path}"`;
     x.digests.record(f.path, statFile(join(root, f.path))!, f.digest);
   }

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "./durable.ts";
+import { replaceFileAtomic } from "./durable.ts";
 import { FINGERPRINT_VERSION } from "./fingerprint.ts";
 import { join } from "./path.ts";
 import { statFile } from "./stat.ts";
@@ -59,13 +59,13 @@ function mtimeOf(sig: string): bigint {
  * Writes the stamp of a fully fresh-or-cached build, after checking that every path still has
  * the signature the build saw. Removes any old stamp when the new one cannot be trusted.
  */
-export async function writeStamp(
+export function writeStamp(
   root: string,
   id: StampIdentity,
   env: Readonly<Record<string, string | null>>,
   paths: Map<string, string>,
   tasks: readonly string[],
-): Promise<boolean> {
+): boolean {
   const path = stampPath(root);
   for (const [p, sig] of paths) {
     if ((statFile(p)?.sig ?? "") !== sig) {
@@ -82,7 +82,7 @@ export async function writeStamp(
     paths: Object.fromEntries(paths),
     tasks,
   };
-  await writeFileAtomic(path, JSON.stringify(stamp));
+  replaceFileAtomic(path, JSON.stringify(stamp));
   const written = statFile(path)!.mtimeNs;
   for (const sig of paths.values()) {
     if (sig && mtimeOf(sig) >= written) {

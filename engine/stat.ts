@@ -41,26 +41,38 @@ function u64(off: number): number {
   return view.getUint32(off, true) + view.getUint32(off + 4, true) * 0x1_0000_0000;
 }
 
-function ns(off: number): bigint {
-  return BigInt(u64(off)) * 1_000_000_000n + BigInt(view.getUint32(off + 8, true));
+/** Decimal nanoseconds of a `statx_timestamp` at `off`, built without BigInt arithmetic. */
+function nsText(off: number): string {
+  const sec = u64(off);
+  const nsec = view.getUint32(off + 8, true);
+  return sec === 0 ? String(nsec) : `${sec}${String(nsec).padStart(9, "0")}`;
 }
 
-function make(
-  mode: number,
-  size: number,
-  mtimeNs: bigint,
-  ino: number,
-  ctimeNs: bigint,
-): FileStat {
-  return {
-    kind: kindOf(mode),
-    size,
-    mtimeNs,
-    ctimeNs,
-    ino,
-    mode: mode & 0o7777,
-    sig: `${size}:${mtimeNs}:${ino}:${ctimeNs}`,
-  };
+/**
+ * A stat result. Timestamps are kept as decimal text and turned into `bigint` only when asked
+ * for: a no-op build compares millions of signatures and needs none of the arithmetic.
+ */
+class Stat implements FileStat {
+  readonly kind: FileStat["kind"];
+  readonly mode: number;
+  readonly sig: string;
+  constructor(
+    mode: number,
+    readonly size: number,
+    readonly mtimeText: string,
+    readonly ino: number,
+    readonly ctimeText: string,
+  ) {
+    this.kind = kindOf(mode);
+    this.mode = mode & 0o7777;
+    this.sig = `${size}:${mtimeText}:${ino}:${ctimeText}`;
+  }
+  get mtimeNs(): bigint {
+    return BigInt(this.mtimeText);
+  }
+  get ctimeNs(): bigint {
+    return BigInt(this.ctimeText);
+  }
 }
 
 /**
@@ -88,13 +100,13 @@ export function statFile(path: string): FileStat | null {
     );
     if (rc !== 0) return null;
     // struct statx: mode u16 @28, ino u64 @32, size u64 @40, ctime @96, mtime @112
-    return make(view.getUint16(28, true), u64(40), ns(112), u64(32), ns(96));
+    return new Stat(view.getUint16(28, true), u64(40), nsText(112), u64(32), nsText(96));
   }
   try {
     const s = Deno.lstatSync(path);
-    const toNs = (d: Date | null) => BigInt(d?.getTime() ?? 0) * 1_000_000n;
+    const toNs = (d: Date | null) => String(BigInt(d?.getTime() ?? 0) * 1_000_000n);
     const mode = s.mode ?? (s.isFile ? 0o100644 : s.isDirectory ? 0o040755 : 0o120777);
-    return make(mode, s.size, toNs(s.mtime), s.ino ?? 0, toNs(s.ctime));
+    return new Stat(mode, s.size, toNs(s.mtime), s.ino ?? 0, toNs(s.ctime));
   } catch {
     return null;
   }

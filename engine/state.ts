@@ -7,7 +7,7 @@
  */
 
 import { DigestCache, type DigestEntries } from "./digest_cache.ts";
-import { writeFileAtomic } from "./durable.ts";
+import { replaceFileAtomic } from "./durable.ts";
 import type { OutputManifest } from "./outputs.ts";
 import { dirname, join } from "./path.ts";
 import { statFile } from "./stat.ts";
@@ -108,7 +108,7 @@ export class WorkspaceState {
   }
 
   /** Writes the state atomically if it changed. */
-  async save(): Promise<void> {
+  save(): void {
     if (!this.dirty) return;
     Deno.mkdirSync(dirname(this.path), { recursive: true });
     const file: StateFile = {
@@ -117,7 +117,7 @@ export class WorkspaceState {
       digests: this.digests.toJSON(),
       tools: this.#tools,
     };
-    await writeFileAtomic(this.path, JSON.stringify(file));
+    replaceFileAtomic(this.path, JSON.stringify(file));
     this.#dirty = false;
     this.digests.markSaved();
   }

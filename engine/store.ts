@@ -17,7 +17,7 @@ import { GroupCommit } from "./durable.ts";
 import { hashFile } from "./hash.ts";
 import type { OutputManifest } from "./outputs.ts";
 import { dirname, join } from "./path.ts";
-import { statFile } from "./stat.ts";
+import { type FileStat, statFile } from "./stat.ts";
 import { copyOnWriteFilesystem } from "./fs_probe.ts";
 import { ensureDir, removeIfExists } from "./fs_util.ts";
 
@@ -45,12 +45,17 @@ export interface CacheStore {
   putEntry(entry: ActionEntry): Promise<void>;
   /** Stores the file at `abs`, whose digest is `digest`, unless the blob exists. */
   putBlob(abs: string, digest: string, size: number): Promise<void>;
-  /** Materializes blob `digest` at `dest` with `mode`; a miss when missing or corrupt. */
+  /**
+   * Materializes blob `digest` at `dest` with `mode`; a miss when missing or corrupt. Whatever
+   * is at `dest` is removed first (never written through: it may be a link to a blob), unless
+   * the caller says it already cleared it.
+   */
   restoreBlob(
     digest: string,
     size: number,
     mode: number,
     dest: string,
+    opts?: { cleared?: boolean },
   ): Promise<RestoreMiss | null>;
   readBlobText(digest: string): Promise<string | null>;
   /** Makes queued writes durable and visible. */
@@ -68,10 +73,14 @@ export function defaultCacheDir(): string {
   return join(Deno.env.get("HOME") ?? "/tmp", ".cache", "kiln");
 }
 
+/** A blob's seal: its stat signature without ctime, which every new hard link changes. */
+function sealOf(st: FileStat): string {
+  return `${st.size}:${st.mtimeNs}:${st.ino}`;
+}
+
 function sealSig(abs: string): string | null {
   const st = statFile(abs);
-  // ctime is left out: every new hard link changes it.
-  return st && `${st.size}:${st.mtimeNs}:${st.ino}`;
+  return st && sealOf(st);
 }
 
 /** A {@link CacheStore} in a local folder. */
@@ -161,12 +170,11 @@ export class LocalStore implements CacheStore {
     } else this.#commit.add(tmp, final);
   }
 
-  async #verify(path: string, digest: string, size: number): Promise<boolean> {
-    const st = statFile(path);
-    if (!st || st.size !== size) return false;
+  async #verify(path: string, st: FileStat, digest: string, size: number): Promise<boolean> {
+    if (st.size !== size) return false;
     if (size >= LINK_THRESHOLD) {
       try {
-        if (Deno.readTextFileSync(`${path}.seal`) === sealSig(path)) return true;
+        if (Deno.readTextFileSync(`${path}.seal`) === sealOf(st)) return true;
       } catch { /* no seal: hash it */ }
     }
     const ok = (await hashFile(path)).digest === digest;
@@ -179,18 +187,20 @@ export class LocalStore implements CacheStore {
     size: number,
     mode: number,
     dest: string,
+    opts?: { cleared?: boolean },
   ): Promise<RestoreMiss | null> {
     const blob = this.blobPath(digest);
-    if (!statFile(blob)) return "blob-missing";
-    if (!await this.#verify(blob, digest, size)) {
+    const st = statFile(blob);
+    if (!st) return "blob-missing";
+    if (!await this.#verify(blob, st, digest, size)) {
       await Deno.remove(blob).catch(() => {});
       await Deno.remove(`${blob}.seal`).catch(() => {});
       return "blob-corrupt";
     }
     ensureDir(dirname(dest));
-    removeIfExists(dest);
+    if (!opts?.cleared) removeIfExists(dest);
     this.#cow ??= copyOnWriteFilesystem(this.dir);
-    const execMatches = ((mode & 0o111) !== 0) === ((statFile(blob)!.mode & 0o111) !== 0);
+    const execMatches = ((mode & 0o111) !== 0) === ((st.mode & 0o111) !== 0);
     if (size >= LINK_THRESHOLD && !this.#cow && execMatches) {
       try {
         Deno.linkSync(blob, dest); // read-only: the blob's mode

@@ -37,13 +37,16 @@ export interface FingerprintContext {
   readonly dirs: SeenDirs;
 }
 
-function walkFiles(root: string, rel: string, out: string[], seen: SeenDirs): void {
+/** An input file: relative path and its stat (`null` when missing). */
+type InputFile = [string, FileStat | null];
+
+function walkFiles(root: string, rel: string, out: InputFile[], seen: SeenDirs): void {
   const abs = join(root, rel);
   if (!seen.has(abs)) seen.set(abs, statFile(abs)?.sig ?? "");
   for (const e of Deno.readDirSync(abs)) {
     const r = `${rel}/${e.name}`;
     if (e.isDirectory) walkFiles(root, r, out, seen);
-    else out.push(r);
+    else out.push([r, statFile(join(root, r))]);
   }
 }
 
@@ -53,15 +56,15 @@ function inputFiles(
   graph: Graph,
   deps: readonly string[],
   seen: SeenDirs,
-): string[] {
+): InputFile[] {
   const depOutputs = deps.flatMap((d) => graph.tasks.get(d)!.outputs ?? []);
-  const files: string[] = [];
+  const files: InputFile[] = [];
   for (const pattern of task.inputs ?? []) {
     for (const p of expandGlob(graph.root, pattern, seen)) {
       if (depOutputs.some((o) => isWithin(p, o))) continue; // covered by the dependency's digests
       const st = statFile(join(graph.root, p));
       if (st?.kind === "dir") walkFiles(graph.root, p, files, seen);
-      else files.push(p);
+      else files.push([p, st]);
     }
   }
   return files;
@@ -91,9 +94,8 @@ export async function fingerprintTask(
   const deps = ctx.graph.deps.get(task.id) ?? [];
   const inputs: [string, string][] = [];
   const inputStats = new Map<string, FileStat>();
-  for (const rel of inputFiles(task, ctx.graph, deps, ctx.dirs)) {
+  for (const [rel, st] of inputFiles(task, ctx.graph, deps, ctx.dirs)) {
     const abs = join(ctx.graph.root, rel);
-    const st = statFile(abs);
     const digest = st && st.kind !== "dir" ? await ctx.digests.digest(rel, abs, st) : null;
     if (!st || digest === null) {
       return failure(
