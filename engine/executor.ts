@@ -17,6 +17,8 @@ import { hashFile, sha256 } from "./hash.ts";
 import { collectOutputs, type OutputManifest, outputsIntact, removeOutputs } from "./outputs.ts";
 import { dirname, join } from "./path.ts";
 import { logPath, runAction } from "./run_action.ts";
+import { decodeInline, encodeInline, INLINE_MAX } from "./inline.ts";
+import { sha256Small } from "./sha256_small.ts";
 import { ensureDir, removeIfExists } from "./fs_util.ts";
 import type { Semaphore } from "./semaphore.ts";
 import { statFile } from "./stat.ts";
@@ -97,10 +99,21 @@ async function restore(task: Task, entry: ActionEntry, x: ExecutorContext): Prom
   removeOutputs(root, task.outputs ?? [], x.digests);
   for (const d of entry.outputs.dirs) ensureDir(join(root, d));
   for (const f of entry.outputs.files) {
-    const miss = await x.store.restoreBlob(f.digest, f.size, f.mode, join(root, f.path), {
-      cleared: true,
-    });
-    if (miss) return `cache ${miss} for "${f.path}"`;
+    const dest = join(root, f.path);
+    const text = entry.inline?.[f.path];
+    if (text !== undefined) {
+      const bytes = decodeInline(text, f.digest, f.size);
+      if (!bytes) {
+        x.store.discardEntry(entry.key);
+        return `cache entry's inline content is corrupt for "${f.path}"`;
+      }
+      ensureDir(dirname(dest));
+      Deno.writeFileSync(dest, bytes, { mode: f.mode });
+      Deno.chmodSync(dest, f.mode); // the mode given at creation is filtered by the umask
+    } else {
+      const miss = await x.store.restoreBlob(f.digest, f.size, f.mode, dest, { cleared: true });
+      if (miss) return `cache ${miss} for "${f.path}"`;
+    }
     x.digests.record(f.path, statFile(join(root, f.path))!, f.digest);
   }
   for (const s of entry.outputs.symlinks) {
@@ -142,7 +155,14 @@ async function storeResult(
   x: ExecutorContext,
 ) {
   const root = x.graph.root;
-  for (const f of outputs.files) await x.store.putBlob(join(root, f.path), f.digest, f.size);
+  const inline: Record<string, string> = {};
+  for (const f of outputs.files) {
+    const bytes = f.size <= INLINE_MAX ? Deno.readFileSync(join(root, f.path)) : null;
+    // Inlined only if the file still is what was hashed; otherwise putBlob checks it again.
+    if (bytes && bytes.length === f.size && sha256Small(bytes) === f.digest) {
+      inline[f.path] = encodeInline(bytes);
+    } else await x.store.putBlob(join(root, f.path), f.digest, f.size);
+  }
   let log: string | null = null;
   const lp = logPath(root, task.id);
   const lst = statFile(lp);
@@ -156,6 +176,7 @@ async function storeResult(
     task: task.id,
     outputs,
     log,
+    ...(Object.keys(inline).length ? { inline } : {}),
     durationMs: Math.round(ms),
     createdAt: new Date().toISOString(),
   });

@@ -29,6 +29,8 @@ export interface ActionEntry {
   readonly outputs: OutputManifest;
   /** Digest of the action's log blob, `null` when it printed nothing. */
   readonly log: string | null;
+  /** Output path -> base64 content, for outputs small enough to inline (see `inline.ts`). */
+  readonly inline?: Readonly<Record<string, string>>;
   readonly durationMs: number;
   readonly createdAt: string;
 }
@@ -58,6 +60,8 @@ export interface CacheStore {
     opts?: { cleared?: boolean },
   ): Promise<RestoreMiss | null>;
   readBlobText(digest: string): Promise<string | null>;
+  /** Deletes the entry for `key` (its inline content was found corrupt). */
+  discardEntry(key: string): void;
   /** Makes queued writes durable and visible. */
   flush(): Promise<void>;
   /** Drops queued, unpublished writes (on interrupt). */
@@ -210,6 +214,10 @@ export class LocalStore implements CacheStore {
     Deno.copyFileSync(blob, dest);
     Deno.chmodSync(dest, mode);
     return null;
+  }
+
+  discardEntry(key: string): void {
+    removeIfExists(this.entryPath(key));
   }
 
   async readBlobText(digest: string): Promise<string | null> {

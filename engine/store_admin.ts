@@ -12,6 +12,7 @@
 
 import { compactAccess, readAccess } from "./access_log.ts";
 import { hashFile } from "./hash.ts";
+import { decodeInline } from "./inline.ts";
 import type { ActionEntry } from "./store.ts";
 import { join } from "./path.ts";
 import { type FileStat, statFile } from "./stat.ts";
@@ -145,7 +146,7 @@ function readEntry(f: Sharded): ActionEntry | null | "gone" {
 /** The blobs an entry needs, with the sizes it recorded (`-1` for the log, of any size). */
 function referenced(e: ActionEntry): Map<string, number> {
   const refs = new Map<string, number>();
-  for (const f of e.outputs.files) refs.set(f.digest, f.size);
+  for (const f of e.outputs.files) if (e.inline?.[f.path] === undefined) refs.set(f.digest, f.size);
   if (typeof e.log === "string") refs.set(e.log, refs.get(e.log) ?? -1);
   return refs;
 }
@@ -233,7 +234,12 @@ export async function verifyCache(
     if (e === "gone") continue;
     let ok = e !== null;
     if (e) {
-      for (const [digest, size] of referenced(e)) {
+      // Inline content must match the digest its entry gives.
+      for (const f of e.outputs.files) {
+        const text = e.inline?.[f.path];
+        if (text !== undefined && !decodeInline(text, f.digest, f.size)) ok = false;
+      }
+      for (const [digest, size] of ok ? referenced(e) : []) {
         let actual = sizes.get(digest);
         if (actual === undefined && !corruptSet.has(digest)) {
           // Possibly stored after the blob walk, by a concurrent build.

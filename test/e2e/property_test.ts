@@ -590,6 +590,39 @@ function mutateContent(rng: Rng, s: string): string {
 }
 
 /** Applies one edit of `kind`; returns its description, or null when it does not apply. */
+/**
+ * Corrupts the inline copy of content `digest` in the action entry that task `id` would be
+ * restored from (its last key in the workspace state); returns whether the corruption kept the
+ * size, or `undefined` when that entry does not inline it.
+ */
+function corruptInline(
+  ws: string,
+  cache: string,
+  id: string,
+  digest: string,
+  same: boolean,
+): boolean | undefined {
+  const key = JSON.parse(Deno.readTextFileSync(`${ws}/.kiln/state.json`)).tasks[id]?.key;
+  if (!key) return undefined;
+  const path = `${cache}/ac/${key.slice(0, 2)}/${key}`;
+  const entry = JSON.parse(Deno.readTextFileSync(path));
+  let found: boolean | undefined;
+  for (const f of entry.outputs.files) {
+    const text = entry.inline?.[f.path];
+    if (f.digest !== digest || text === undefined) continue;
+    const bytes = Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+    const keep = same && bytes.length > 0;
+    const bad = keep ? bytes.map((b) => b ^ 1) : new TextEncoder().encode("corrupt!\n");
+    entry.inline[f.path] = btoa(String.fromCharCode(...bad));
+    found = keep;
+  }
+  if (found !== undefined) {
+    Deno.chmodSync(path, 0o644);
+    Deno.writeTextFileSync(path, JSON.stringify(entry));
+  }
+  return found;
+}
+
 function applyEdit(c: Case, kind: EditKind): string | null {
   const rng = c.rng;
   const how = rng.chance(0.3) ? "rename" : "inplace";
@@ -686,15 +719,30 @@ function applyEdit(c: Case, kind: EditKind): string | null {
       const file = rng.pick(outputFiles(c, t));
       const digest = fileDigest(`${c.ws}/${file}`)!;
       const blob = `${c.cache}/cas/${digest.slice(0, 2)}/${digest}`;
+      const same = rng.chance(0.5);
+      let inlined;
+      try {
+        Deno.statSync(blob);
+      } catch {
+        // Small outputs live inline in their action entries: corrupt every copy there.
+        inlined = corruptInline(c.ws, c.cache, t.id, digest, same);
+      }
+      if (inlined !== undefined) {
+        Deno.removeSync(`${c.ws}/${out(t)}`, { recursive: true });
+        c.corrupt.set(digest, inlined);
+        return `corrupt inline content ${digest.slice(0, 12)} of ${file} in its entries ` +
+          `and delete ${out(t)}`;
+      }
       const bytes = Deno.readFileSync(blob);
       if (sha256(bytes) !== digest) throw new Error(`blob ${blob} was not intact before the edit`);
-      const same = bytes.length > 0 && rng.chance(0.5);
-      const bad = same ? bytes.map((b) => b ^ 1) : new TextEncoder().encode("corrupt!\n");
+      const bad = same && bytes.length > 0
+        ? bytes.map((b) => b ^ 1)
+        : new TextEncoder().encode("corrupt!\n");
       Deno.chmodSync(blob, 0o644);
       Deno.writeFileSync(blob, bad);
       if (rng.chance(0.5)) Deno.chmodSync(blob, 0o444);
       Deno.removeSync(`${c.ws}/${out(t)}`, { recursive: true });
-      c.corrupt.set(digest, same);
+      c.corrupt.set(digest, same && bytes.length > 0);
       return `corrupt blob ${digest.slice(0, 12)} of ${file} (${same ? "same" : "other"} size) ` +
         `and delete ${out(t)}`;
     }
