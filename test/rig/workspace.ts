@@ -5,6 +5,7 @@
  * @module
  */
 
+import { descendants } from "../../builders/local.ts";
 import { createHash } from "node:crypto";
 
 /** Absolute path of the repository. */
@@ -222,27 +223,8 @@ export function isRunning(pid: number): boolean {
   }
 }
 
-/** Every descendant of `pid`, from /proc. */
-export function descendantsOf(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e.name)]);
-    } catch { /* exited meanwhile */ }
-  }
-  const out: number[] = [];
-  const stack = [pid];
-  while (stack.length) {
-    for (const c of children.get(stack.pop()!) ?? []) {
-      out.push(c);
-      stack.push(c);
-    }
-  }
-  return out;
-}
+/** Every descendant of `pid`, from /proc (the same walk kiln's cancel uses). */
+export const descendantsOf = descendants;
 
 /** Polls `cond` every 20 ms until it holds or `timeoutMs` passes; returns whether it held. */
 export async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
