@@ -9,6 +9,7 @@ import { type Failure, failure } from "./failure.ts";
 import type { ProcessRunner } from "./process.ts";
 import { dirname, join } from "./path.ts";
 import { ensureDir } from "./fs_util.ts";
+import { type TaskDax, taskDax } from "./dax_shell.ts";
 import type { Task, TaskContext } from "./task.ts";
 
 /** The log file of task `id` in workspace `root`. */
@@ -96,7 +97,12 @@ export async function runAction(task: Task, x: ActionContext): Promise<ActionFai
   }
   Deno.writeTextFileSync(log, "");
   {
+    let dax: TaskDax | undefined;
     const ctx: TaskContext = {
+      $: async () => {
+        dax ??= await taskDax({ cwd: root, env, logPath: log, signal: x.signal });
+        return dax.$;
+      },
       root,
       task,
       env,
@@ -125,7 +131,16 @@ export async function runAction(task: Task, x: ActionContext): Promise<ActionFai
       if (e instanceof ActionExecError) {
         return fail("action-failed", `Task "${task.id}" failed: ${e.message}`);
       }
+      // dax rejects a failed command with a plain Error saying how it exited.
+      if (dax && e instanceof Error && /^Exited with (code|signal)/.test(e.message)) {
+        return fail(
+          "action-failed",
+          `Task "${task.id}" failed: a command ${e.message.toLowerCase()}`,
+        );
+      }
       throw e;
+    } finally {
+      dax?.close();
     }
   }
 }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { $Type } from "dax";
 import type { Failure } from "./failure.ts";
 
 /** JSON-compatible value, used for task parameters that enter the key. */
@@ -34,6 +35,17 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** Runs a command with the task's environment, its output going to the task's log. */
   exec(cmd: string[], opts?: { cwd?: string }): Promise<void>;
+  /**
+   * dax's `$`, in the workspace root with the task's environment and log; a failing command
+   * rejects, and the task fails with `action-failed`.
+   *
+   * @example
+   * ```ts
+   * const $ = await ctx.$();
+   * await $`tar -czf dist/src.tar.gz src`;
+   * ```
+   */
+  $(): Promise<$Type>;
 }
 
 /** A shell command, run by `sh -c` in the workspace root. Its text is its identity in the key. */

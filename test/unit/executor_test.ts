@@ -562,3 +562,38 @@ Deno.test("runBuild() runs at most -j actions at once, and at most a pool's size
     assert.equal(pRunner.maxActive, 1);
   });
 });
+
+Deno.test("runBuild() gives TypeScript actions a dax $ with the task's env, cwd and log", async () => {
+  await withWorkspace(async (ws) => {
+    const task: Task = {
+      id: "dax",
+      env: ["GREETING"],
+      outputs: ["out/dax.txt"],
+      action: fn(import.meta.url, async (ctx) => {
+        const $ = await ctx.$();
+        await $`pwd > out/dax.txt && echo "$GREETING" >> out/dax.txt`;
+        await $`echo logged; echo "secret=$SECRET"`;
+      }),
+    };
+    const env = (n: string) =>
+      ({ GREETING: "hello", SECRET: "s3cret" } as Record<string, string>)[n];
+    const first = await ws.build([task], { env });
+    assert.equal(first.outcomes[0].status, "ran");
+    assert.equal(ws.read("out/dax.txt"), `${ws.root}\nhello\n`);
+    const log = ws.read(".kiln/logs/dax.log");
+    assert.match(log, /logged/);
+    assert.match(log, /secret=\n/); // undeclared vars are not passed
+    const failing: Task = {
+      ...task,
+      id: "dax-fail",
+      outputs: ["out/never.txt"],
+      action: fn(import.meta.url, async (ctx) => {
+        const $ = await ctx.$();
+        await $`exit 3`;
+      }),
+    };
+    const second = await ws.build([failing], { env });
+    assert.equal(second.outcomes[0].status, "failed");
+    assert.equal(second.outcomes[0].failure?.reason, "action-failed");
+  });
+});
