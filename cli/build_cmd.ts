@@ -5,41 +5,17 @@
  */
 
 import { LocalProcessRunner } from "../builders/local.ts";
-import { ConfigError } from "../engine/failure.ts";
 import { planBuild, runBuild } from "../engine/build.ts";
 import { defaultCacheDir, LocalStore } from "../engine/store.ts";
-import { loadGraph, yamlTaskFile } from "./load.ts";
-import { checkStamp } from "../engine/stamp.ts";
-import { dirname } from "../engine/path.ts";
-import { yamlConfigId } from "../engine/yaml_config.ts";
+import { loadGraph } from "./load.ts";
+import { EXIT } from "./exit.ts";
+import type { BuildFlags } from "./build_flags.ts";
+import { noOpBuild } from "./no_op.ts";
 import { chromeTrace } from "./profile.ts";
 import { CliReporter, formatDuration, useLiveView } from "./reporter.ts";
 
-/** Options of `kiln build`, as commander parses them. */
-export interface BuildFlags {
-  jobs?: number;
-  keepGoing?: boolean;
-  file?: string;
-  dryRun?: boolean;
-  explain?: boolean;
-  profile?: string;
-  json?: boolean;
-  replay?: boolean;
-}
-
-/** Exit codes: 0 success, 1 a task failed, 2 bad usage or configuration, 130 interrupted. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
-
-/** Prints a `ConfigError` as one line and returns exit code 2; rethrows anything else (a bug). */
-export function configErrorExit(e: unknown): number {
-  if (e instanceof ConfigError) {
-    Deno.stderr.writeSync(new TextEncoder().encode(`error: ${e.message}\n`));
-    return EXIT.usage;
-  }
-  throw e;
-}
-
-function reporterBase(flags: BuildFlags) {
+/** Reporter settings from `kiln build`'s flags. */
+export function reporterBase(flags: BuildFlags) {
   return {
     live: useLiveView(),
     explain: flags.explain ?? false,
@@ -50,44 +26,10 @@ function reporterBase(flags: BuildFlags) {
 
 const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
 
-/**
- * When the build stamp says nothing changed since the last complete build of `targets`, the
- * task ids (all fresh); otherwise `null`. Only YAML task files have a stamp.
- */
-function stampedNoOp(targets: string[], flags: BuildFlags): readonly string[] | null {
-  if (flags.dryRun || flags.explain) return null;
-  const file = yamlTaskFile(flags.file);
-  if (!file) return null;
-  let source: string;
-  try {
-    source = Deno.readTextFileSync(file);
-  } catch {
-    return null; // the full path reports the error
-  }
-  return checkStamp(
-    dirname(file),
-    { config: yamlConfigId(file, source), targets },
-    (n) => Deno.env.get(n),
-  );
-}
-
 /** Runs `kiln build`; returns the exit code. */
 export async function buildCommand(targets: string[], flags: BuildFlags): Promise<number> {
-  const t0 = performance.now();
-  const stamped = stampedNoOp(targets, flags);
-  if (stamped) {
-    const reporter = new CliReporter({ ...reporterBase(flags), total: stamped.length });
-    const counts = { ran: 0, cached: 0, fresh: stamped.length, failed: 0, skipped: 0 };
-    reporter.finish(counts, performance.now() - t0);
-    if (flags.profile) Deno.writeTextFileSync(flags.profile, chromeTrace([]));
-    if (flags.json) {
-      out(JSON.stringify({
-        tasks: stamped.map((id) => ({ id, status: "fresh", durationMs: 0 })),
-        ...counts,
-      }));
-    }
-    return EXIT.ok;
-  }
+  const noOp = noOpBuild(targets, flags);
+  if (noOp !== null) return noOp;
   const graph = await loadGraph(flags.file);
   const base = {
     targets,

@@ -8,7 +8,17 @@
  * @module
  */
 
-import type { BuildFlags } from "./build_cmd.ts";
+/** Options of `kiln build`, as commander parses them. */
+export interface BuildFlags {
+  jobs?: number;
+  keepGoing?: boolean;
+  file?: string;
+  dryRun?: boolean;
+  explain?: boolean;
+  profile?: string;
+  json?: boolean;
+  replay?: boolean;
+}
 
 /** One `kiln build` flag. */
 export interface BuildOptionSpec {

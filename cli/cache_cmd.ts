@@ -7,7 +7,7 @@
 import { ConfigError } from "../engine/failure.ts";
 import { defaultCacheDir } from "../engine/store.ts";
 import { cacheStats, cleanCache, gcCache, parseSize, verifyCache } from "../engine/store_admin.ts";
-import { EXIT } from "./build_cmd.ts";
+import { EXIT } from "./exit.ts";
 
 const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
 

@@ -13,7 +13,7 @@ import { join } from "../engine/path.ts";
 import { logPath } from "../engine/run_action.ts";
 import { WorkspaceState } from "../engine/state.ts";
 import { defaultCacheDir, LocalStore } from "../engine/store.ts";
-import { EXIT } from "./build_cmd.ts";
+import { EXIT } from "./exit.ts";
 import { type GraphFormat, type GraphNode, renderGraph } from "./graph_format.ts";
 import { loadGraph } from "./load.ts";
 

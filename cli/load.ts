@@ -6,16 +6,8 @@
  */
 
 import { buildGraph, type Graph } from "../engine/graph.ts";
-import { join, resolve } from "../engine/path.ts";
-import { statFile } from "../engine/stat.ts";
+import { yamlTaskFile } from "./no_op.ts";
 import { loadYamlConfig } from "../engine/yaml_config.ts";
-
-/** The absolute YAML task file a command uses, or `null` for the TypeScript pipelines. */
-export function yamlTaskFile(file: string | undefined): string | null {
-  if (file) return resolve(file);
-  const local = join(Deno.cwd(), "kiln.yaml");
-  return statFile(local) ? local : null;
-}
 
 /** Loads and validates the graph; throws `ConfigError` (exit 2) on bad configuration. */
 export async function loadGraph(file: string | undefined): Promise<Graph> {

@@ -6,7 +6,8 @@
  */
 
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { buildCommand, configErrorExit, EXIT } from "./build_cmd.ts";
+import { buildCommand } from "./build_cmd.ts";
+import { configErrorExit, EXIT } from "./exit.ts";
 import { BUILD_OPTIONS, parseJobs } from "./build_flags.ts";
 
 function positiveInt(v: string): number {

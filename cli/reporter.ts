@@ -8,7 +8,6 @@
  */
 
 import type { BuildReporter, Span, TaskOutcome } from "../engine/events.ts";
-import { lastLines } from "../engine/run_action.ts";
 
 /** Reporter settings from the command line. */
 export interface ReporterOptions {
@@ -21,6 +20,15 @@ export interface ReporterOptions {
 
 const enc = new TextEncoder();
 const write = (s: string) => Deno.stderr.writeSync(enc.encode(s));
+
+/** The last `n` lines of a log, for showing under a failure. */
+export function lastLines(path: string, n: number): string {
+  try {
+    return Deno.readTextFileSync(path).trimEnd().split("\n").slice(-n).join("\n");
+  } catch {
+    return "";
+  }
+}
 
 /** Formats milliseconds as `35ms`, `1.2s` or `3m04s`. */
 export function formatDuration(ms: number): string {

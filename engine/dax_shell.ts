@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { $Type } from "dax";
+import type { Shell } from "./task.ts";
 
 /** What a task's `$` needs. */
 export interface DaxOptions {
@@ -18,7 +18,7 @@ export interface DaxOptions {
 
 /** A task's `$`, and how to detach it from the build's abort signal when the action ends. */
 export interface TaskDax {
-  readonly $: $Type;
+  readonly $: Shell;
   close(): void;
 }
 
@@ -50,7 +50,7 @@ export async function taskDax(o: DaxOptions): Promise<TaskDax> {
     .stderr(log(), { preventClose: true })
     .signal(kill.signal);
   return {
-    $: build$({ commandBuilder: builder }),
+    $: build$({ commandBuilder: builder }) as unknown as Shell,
     close: () => o.signal.removeEventListener("abort", onAbort),
   };
 }

@@ -55,14 +55,6 @@ export interface ActionContext {
 /** A failure plus where its log is. */
 export type ActionFailure = Failure & { readonly log: string };
 
-function lastLines(path: string, n: number): string {
-  try {
-    return Deno.readTextFileSync(path).trimEnd().split("\n").slice(-n).join("\n");
-  } catch {
-    return "";
-  }
-}
-
 /** Runs `task`'s action; `null` on success. The log starts empty for each run. */
 export async function runAction(task: Task, x: ActionContext): Promise<ActionFailure | null> {
   const root = x.graph.root;
@@ -147,6 +139,3 @@ export async function runAction(task: Task, x: ActionContext): Promise<ActionFai
 
 /** Thrown by `ctx.exec` when a command fails; turned into an `action-failed` value. */
 export class ActionExecError extends Error {}
-
-/** The last `n` lines of a log, for showing under a failure. */
-export { lastLines };

@@ -7,7 +7,6 @@
  * @module
  */
 
-import type { $Type } from "dax";
 import type { Failure } from "./failure.ts";
 
 /** JSON-compatible value, used for task parameters that enter the key. */
@@ -45,7 +44,24 @@ export interface TaskContext {
    * await $`tar -czf dist/src.tar.gz src`;
    * ```
    */
-  $(): Promise<$Type>;
+  $(): Promise<Shell>;
+}
+
+/**
+ * The part of dax's `$` a task uses, declared here so that the engine's types do not pull dax
+ * into every kiln start (Deno resolves npm packages even for type-only imports).
+ */
+export interface Shell {
+  (strings: TemplateStringsArray, ...exprs: unknown[]): ShellCommand;
+}
+
+/** A dax command: await it (rejects when it fails), or read its output. */
+export interface ShellCommand extends PromiseLike<{ readonly code: number }> {
+  text(): Promise<string>;
+  lines(): Promise<string[]>;
+  json<T = unknown>(): Promise<T>;
+  noThrow(): ShellCommand;
+  quiet(): ShellCommand;
 }
 
 /** A shell command, run by `sh -c` in the workspace root. Its text is its identity in the key. */
