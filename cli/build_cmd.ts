@@ -12,17 +12,7 @@ import { EXIT } from "./exit.ts";
 import type { BuildFlags } from "./build_flags.ts";
 import { noOpBuild } from "./no_op.ts";
 import { chromeTrace } from "./profile.ts";
-import { CliReporter, formatDuration, useLiveView } from "./reporter.ts";
-
-/** Reporter settings from `kiln build`'s flags. */
-export function reporterBase(flags: BuildFlags) {
-  return {
-    live: useLiveView(),
-    explain: flags.explain ?? false,
-    replay: flags.replay ?? false,
-    quiet: false,
-  };
-}
+import { CliReporter, formatDuration, reporterOptions } from "./reporter.ts";
 
 const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
 
@@ -58,7 +48,7 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
   const onInt = () => controller.abort();
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onInt);
-  const reporter = new CliReporter({ ...reporterBase(flags), total: graph.order.length });
+  const reporter = new CliReporter(reporterOptions(flags, graph.order.length));
   try {
     const summary = await runBuild(graph, { ...base, reporter, signal: controller.signal });
     reporter.finish(summary.counts, summary.durationMs);

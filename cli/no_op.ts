@@ -13,7 +13,7 @@ import { yamlConfigId } from "../engine/yaml_config.ts";
 import type { BuildFlags } from "./build_flags.ts";
 import { EXIT } from "./exit.ts";
 import { chromeTrace } from "./profile.ts";
-import { CliReporter, useLiveView } from "./reporter.ts";
+import { CliReporter, reporterOptions } from "./reporter.ts";
 
 /** The absolute YAML task file a command uses, or `null` for the TypeScript pipelines. */
 export function yamlTaskFile(file: string | undefined): string | null {
@@ -43,13 +43,7 @@ export function noOpBuild(targets: string[], flags: BuildFlags): number | null {
     (n) => Deno.env.get(n),
   );
   if (!tasks) return null;
-  const reporter = new CliReporter({
-    live: useLiveView(),
-    explain: false,
-    replay: flags.replay ?? false,
-    quiet: false,
-    total: tasks.length,
-  });
+  const reporter = new CliReporter(reporterOptions(flags, tasks.length));
   const counts = { ran: 0, cached: 0, fresh: tasks.length, failed: 0, skipped: 0 };
   reporter.finish(counts, performance.now() - t0);
   if (flags.profile) Deno.writeTextFileSync(flags.profile, chromeTrace([]));

@@ -38,6 +38,20 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
 
+/** Reporter settings from `kiln build`'s flags, for `total` tasks. */
+export function reporterOptions(
+  flags: { explain?: boolean; replay?: boolean },
+  total: number,
+): ReporterOptions {
+  return {
+    total,
+    live: useLiveView(),
+    explain: flags.explain ?? false,
+    replay: flags.replay ?? false,
+    quiet: false,
+  };
+}
+
 /** True when stderr is a terminal and not in CI: the live view is used. */
 export function useLiveView(env = (n: string) => Deno.env.get(n)): boolean {
   const ci = env("CI");

@@ -12,7 +12,7 @@
 import { join } from "./path.ts";
 
 /** File name of the access log inside the cache folder. */
-export const ACCESS_LOG = "access.log";
+const ACCESS_LOG = "access.log";
 
 /** Appends `keys` as used at `nowMs`, in a single append (safe with concurrent writers). */
 export function recordAccess(dir: string, keys: Iterable<string>, nowMs = Date.now()): void {

@@ -15,7 +15,7 @@ import { schedule } from "./scheduler.ts";
 import { Semaphore } from "./semaphore.ts";
 import { WorkspaceState } from "./state.ts";
 import { removeIfExists } from "./fs_util.ts";
-import { join } from "./path.ts";
+import { join, kilnDir } from "./path.ts";
 import { writeStamp } from "./stamp.ts";
 import { statFile } from "./stat.ts";
 import type { CacheStore } from "./store.ts";
@@ -66,7 +66,7 @@ function context(graph: Graph, state: WorkspaceState, o: BuildOptions, signal: A
     signal,
     outputs,
     now: o.now ?? (() => performance.now()),
-    tmpdir: join(graph.root, ".kiln", "tmp", `build-${Deno.pid}`),
+    tmpdir: join(kilnDir(graph.root), "tmp", `build-${Deno.pid}`),
     dirs: new Map(),
   };
   return x;

@@ -10,7 +10,7 @@
 
 import { ensureDir } from "./fs_util.ts";
 import { cString, loadLibc } from "./libc.ts";
-import { join } from "./path.ts";
+import { join, kilnDir } from "./path.ts";
 
 const O_RDWR = 2, O_CREAT = 0o100, O_CLOEXEC = 0o2000000;
 const LOCK_EX = 2, LOCK_NB = 4;
@@ -29,7 +29,7 @@ export async function lockWorkspace(
   root: string,
   onWait: (holder: string) => void,
 ): Promise<Disposable> {
-  const dir = join(root, ".kiln");
+  const dir = kilnDir(root);
   ensureDir(dir);
   const path = join(dir, "lock");
   const libc = loadLibc();

@@ -45,6 +45,11 @@ export function normalizeRel(p: string): string | null {
   return out.length ? out.join("/") : null;
 }
 
+/** The `.kiln` folder of workspace `root`: state, stamp, logs, lock and temporary files. */
+export function kilnDir(root: string): string {
+  return join(root, ".kiln");
+}
+
 /** True when relative path `child` equals `parent` or lies inside it. */
 export function isWithin(child: string, parent: string): boolean {
   return child === parent || child.startsWith(parent + "/");

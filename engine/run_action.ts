@@ -7,14 +7,14 @@
 
 import { type Failure, failure } from "./failure.ts";
 import type { ProcessRunner } from "./process.ts";
-import { dirname, join } from "./path.ts";
+import { dirname, join, kilnDir } from "./path.ts";
 import { ensureDir } from "./fs_util.ts";
 import { type TaskDax, taskDax } from "./dax_shell.ts";
 import type { Task, TaskContext } from "./task.ts";
 
 /** The log file of task `id` in workspace `root`. */
 export function logPath(root: string, id: string): string {
-  return join(root, ".kiln", "logs", `${encodeURIComponent(id)}.log`);
+  return join(kilnDir(root), "logs", `${encodeURIComponent(id)}.log`);
 }
 
 /** The PATH a task sees unless it declares PATH: system folders plus the folder of `deno`. */
@@ -24,7 +24,7 @@ export function minimalPath(): string {
 }
 
 /** The environment a task's process sees. */
-export function taskEnv(
+function taskEnv(
   task: Task,
   tmpdir: string,
   get: (name: string) => string | undefined,
@@ -138,4 +138,4 @@ export async function runAction(task: Task, x: ActionContext): Promise<ActionFai
 }
 
 /** Thrown by `ctx.exec` when a command fails; turned into an `action-failed` value. */
-export class ActionExecError extends Error {}
+class ActionExecError extends Error {}

@@ -18,7 +18,7 @@
 
 import { replaceFileAtomic } from "./durable.ts";
 import { FINGERPRINT_VERSION } from "./fingerprint.ts";
-import { join } from "./path.ts";
+import { join, kilnDir } from "./path.ts";
 import { statFile } from "./stat.ts";
 import { removeIfExists } from "./fs_util.ts";
 
@@ -44,7 +44,7 @@ const STAMP_VERSION = 1;
 
 /** Where a workspace's stamp lives. */
 export function stampPath(root: string): string {
-  return join(root, ".kiln", "stamp.json");
+  return join(kilnDir(root), "stamp.json");
 }
 
 function platform(): string {

@@ -9,7 +9,7 @@
 import { DigestCache, type DigestEntries } from "./digest_cache.ts";
 import { replaceFileAtomic } from "./durable.ts";
 import type { OutputManifest } from "./outputs.ts";
-import { dirname, join } from "./path.ts";
+import { dirname, join, kilnDir } from "./path.ts";
 import { statFile } from "./stat.ts";
 
 /** What kiln remembers of a task's last run. */
@@ -31,11 +31,6 @@ interface StateFile {
   tasks: Record<string, TaskRecord>;
   digests: DigestEntries;
   tools: Record<string, string>;
-}
-
-/** The `.kiln` folder of a workspace. */
-export function kilnDir(root: string): string {
-  return join(root, ".kiln");
 }
 
 /** Loaded workspace state; mutate through the methods, then {@link WorkspaceState.save}. */

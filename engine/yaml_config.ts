@@ -10,7 +10,9 @@
  */
 
 import { ConfigError } from "./failure.ts";
-import { dirname, join, resolve } from "./path.ts";
+import { replaceFileAtomic } from "./durable.ts";
+import { ensureDir } from "./fs_util.ts";
+import { dirname, join, kilnDir, resolve } from "./path.ts";
 import { cmd, type Task, type TaskSet } from "./task.ts";
 import type { YamlTaskDecl, YamlTasks } from "./yaml_parse.ts";
 
@@ -60,17 +62,12 @@ function readCache(path: string, source: string): YamlTasks | null {
   return null;
 }
 
-/** Best-effort atomic write: a reader sees the old cache or the new one, never half of one. */
-async function writeCache(dir: string, path: string, cache: ConfigCache): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID()}.tmp`;
+/** Best-effort: a read-only workspace still builds; it just parses every time. */
+function writeCache(dir: string, path: string, cache: ConfigCache): void {
   try {
-    await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeTextFile(tmp, JSON.stringify(cache));
-    await Deno.rename(tmp, path);
-  } catch {
-    // a read-only workspace still builds; it just parses every time
-    await Deno.remove(tmp).catch(() => {});
-  }
+    ensureDir(dir);
+    replaceFileAtomic(path, JSON.stringify(cache));
+  } catch { /* not writable */ }
 }
 
 function toTask(d: YamlTaskDecl): Task {
@@ -116,14 +113,14 @@ export async function loadYamlConfig(file: string): Promise<TaskSet> {
   const abs = resolve(file);
   const root = dirname(abs);
   const source = readSource(file, abs);
-  const cacheDir = join(root, ".kiln");
+  const cacheDir = kilnDir(root);
   const cachePath = join(cacheDir, "config-cache.json");
 
   let parsed = readCache(cachePath, source);
   if (parsed === null) {
     const { parseYamlTasks } = await import("./yaml_parse.ts");
     parsed = parseYamlTasks(source, file);
-    await writeCache(cacheDir, cachePath, { v: 1, file: abs, source, parsed });
+    writeCache(cacheDir, cachePath, { v: 1, file: abs, source, parsed });
   }
   return {
     tasks: parsed.tasks.map(toTask),

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { statFile } from "../../engine/stat.ts";
 import { createHash } from "node:crypto";
 import {
   cacheStats,
@@ -76,14 +77,8 @@ function putEntry(
   return key;
 }
 
-function exists(p: string): boolean {
-  try {
-    Deno.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** True when `p` exists (without following a final symlink). */
+const exists = (p: string): boolean => statFile(p) !== null;
 
 /** A blob of `size` bytes whose content is unique to `tag`. */
 function content(tag: string, size = 100): string {

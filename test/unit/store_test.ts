@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { statFile } from "../../engine/stat.ts";
 import { createHash } from "node:crypto";
 import { filesystemType } from "../../engine/fs_probe.ts";
 import { type ActionEntry, LINK_THRESHOLD, LocalStore } from "../../engine/store.ts";
@@ -7,14 +8,8 @@ function sha(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-function exists(p: string): boolean {
-  try {
-    Deno.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** True when `p` exists (without following a final symlink). */
+const exists = (p: string): boolean => statFile(p) !== null;
 
 /** A temp folder holding a store (`store/`) and a scratch workspace (`ws/`). */
 async function withStore(body: (store: LocalStore, ws: string) => Promise<void>): Promise<void> {
