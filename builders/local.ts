@@ -6,12 +6,9 @@
  */
 
 import type { ProcessRequest, ProcessResult, ProcessRunner } from "../engine/process.ts";
+import { shellQuote, ShellWorker, workerCanRun } from "./shell_worker.ts";
 
 const KILL_GRACE_MS = 2000;
-
-function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 /** Every descendant of `pid`, from /proc (empty where there is no /proc). */
 export function descendants(pid: number): number[] {
@@ -51,40 +48,85 @@ export function killTree(pid: number, signal: Deno.Signal): void {
 }
 
 /**
- * Runs processes with `Deno.Command`. Output is redirected by the shell straight into the log
- * file (no copying through kiln), which keeps per-task overhead to one `sh` start. Children stay
- * in kiln's process group (a new group would force `fork` instead of `vfork`, 1-2 ms a task):
+ * Runs task processes on this machine. A command runs in a subshell of a pooled
+ * {@link ShellWorker} (a fork, not a new shell: see `shell_worker.ts`), with output redirected
+ * by the shell straight into the log file (no copying through kiln); a request a worker cannot
+ * run exactly as `sh -c` would (an env var the shell treats specially) starts its own process.
+ * Children stay in kiln's process group (a new group would force `fork` instead of `vfork`):
  * a terminal's Ctrl-C reaches them directly, and a cancel walks /proc to kill the whole tree.
+ *
+ * Call {@link LocalProcessRunner.release} when a build ends; the runner stays usable after it.
  */
 export class LocalProcessRunner implements ProcessRunner {
+  #idle: ShellWorker[] = [];
+  #busy = new Set<ShellWorker>();
+
   async run(req: ProcessRequest): Promise<ProcessResult> {
     if (req.signal.aborted) return { code: 130, signal: "SIGINT" };
-    const redirect = `exec ${req.truncateLog ? ">" : ">>"}${shellQuote(req.logPath)} 2>&1`;
-    const [first, ...rest] = req.argv;
-    const args = first === "sh" && rest[0] === "-c" && rest.length === 2
-      ? ["-c", `${redirect}\n${rest[1]}`]
-      : ["-c", `${redirect}; exec "$@"`, "sh", ...req.argv];
-    const child = new Deno.Command("/bin/sh", {
-      args,
-      cwd: req.cwd,
-      env: req.env as Record<string, string>,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const kill = () => {
-      killTree(child.pid, "SIGTERM");
-      timer = setTimeout(() => killTree(child.pid, "SIGKILL"), KILL_GRACE_MS);
-    };
-    req.signal.addEventListener("abort", kill, { once: true });
+    if (!workerCanRun(req)) return await spawnOnce(req);
+    const worker = this.#idle.pop() ?? new ShellWorker(req.cwd);
+    this.#busy.add(worker);
+    const stop = killer(() => worker.pid);
+    req.signal.addEventListener("abort", stop.kill, { once: true });
     try {
-      const status = await child.status;
-      return { code: status.code, signal: status.signal ?? null };
+      return await worker.run(req);
     } finally {
-      req.signal.removeEventListener("abort", kill);
-      clearTimeout(timer);
+      req.signal.removeEventListener("abort", stop.kill);
+      stop.done();
+      this.#busy.delete(worker);
+      if (worker.alive && !req.signal.aborted) this.#idle.push(worker);
+      else await worker.close();
     }
+  }
+
+  /** Pids of the shells this runner keeps, idle or busy (for diagnostics and tests). */
+  workerPids(): number[] {
+    return [...this.#idle, ...this.#busy].map((w) => w.pid);
+  }
+
+  /** Ends the idle workers (a build is over); later runs start new ones. */
+  async release(): Promise<void> {
+    const idle = this.#idle;
+    this.#idle = [];
+    await Promise.all(idle.map((w) => w.close()));
+  }
+}
+
+/** SIGTERM to a process tree now, SIGKILL after a grace period unless `done()` comes first. */
+function killer(pid: () => number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return {
+    kill: () => {
+      killTree(pid(), "SIGTERM");
+      timer = setTimeout(() => killTree(pid(), "SIGKILL"), KILL_GRACE_MS);
+    },
+    done: () => clearTimeout(timer),
+  };
+}
+
+/** Runs `req` in a process of its own: `sh`, redirecting into the log, then the command. */
+async function spawnOnce(req: ProcessRequest): Promise<ProcessResult> {
+  const redirect = `exec ${req.truncateLog ? ">" : ">>"}${shellQuote(req.logPath)} 2>&1`;
+  const [first, ...rest] = req.argv;
+  const args = first === "sh" && rest[0] === "-c" && rest.length === 2
+    ? ["-c", `${redirect}\n${rest[1]}`]
+    : ["-c", `${redirect}; exec "$@"`, "sh", ...req.argv];
+  const child = new Deno.Command("/bin/sh", {
+    args,
+    cwd: req.cwd,
+    env: req.env as Record<string, string>,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const stop = killer(() => child.pid);
+  req.signal.addEventListener("abort", stop.kill, { once: true });
+  try {
+    const status = await child.status;
+    return { code: status.code, signal: status.signal ?? null };
+  } finally {
+    req.signal.removeEventListener("abort", stop.kill);
+    stop.done();
   }
 }

@@ -46,7 +46,13 @@ export interface BuildSummary {
   readonly durationMs: number;
 }
 
-function context(graph: Graph, state: WorkspaceState, o: BuildOptions, signal: AbortSignal) {
+function context(
+  graph: Graph,
+  state: WorkspaceState,
+  o: BuildOptions,
+  signal: AbortSignal,
+  reporter: BuildReporter = o.reporter ?? {},
+) {
   const outputs = new Map<string, OutputManifest>();
   const x: ExecutorContext = {
     graph,
@@ -60,7 +66,7 @@ function context(graph: Graph, state: WorkspaceState, o: BuildOptions, signal: A
     },
     store: o.store,
     runner: o.runner,
-    reporter: o.reporter ?? {},
+    reporter,
     jobs: new Semaphore(Math.max(1, o.jobs)),
     pools: new Map(Object.entries(graph.pools).map(([k, v]) => [k, new Semaphore(v)])),
     signal,
@@ -92,11 +98,23 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
     (holder) => o.reporter?.warn?.(`Waiting for ${holder}, which is building this workspace`),
   );
   const state = WorkspaceState.load(graph.root);
-  const x = context(graph, state, o, signal);
   const outcomes = new Map<string, TaskOutcome>();
   let flushing = Promise.resolve();
   const flush = () => (flushing = flushing.then(() => o.store.flush()));
-  const ticker = setInterval(() => flush(), 1000);
+  // Finished tasks' cache writes are published every second while actions run. The timer starts
+  // with the first action: a build that only checks or restores ends sooner than a second, and
+  // Deno's first timer costs several milliseconds (it loads Node's timers).
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  const reporter = o.reporter ?? {};
+  const x = context(graph, state, o, signal, {
+    taskStarted(id, what) {
+      if (what === "run") ticker ??= setInterval(() => flush(), 1000);
+      reporter.taskStarted?.(id, what);
+    },
+    taskFinished: (outcome) => reporter.taskFinished?.(outcome),
+    warn: (message) => reporter.warn?.(message),
+    span: reporter.span && ((sp) => reporter.span!(sp)),
+  });
   try {
     const results = await schedule(ids, graph.deps, async (id) => {
       const outcome = await executeTask(graph.tasks.get(id)!, x);
@@ -112,6 +130,7 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
     }
   } finally {
     clearInterval(ticker);
+    await o.runner.release?.();
     removeIfExists(x.tmpdir);
     await flush();
     state.save();

@@ -109,12 +109,17 @@ async function restore(task: Task, entry: ActionEntry, x: ExecutorContext): Prom
       }
       ensureDir(dirname(dest));
       Deno.writeFileSync(dest, bytes, { mode: f.mode });
-      Deno.chmodSync(dest, f.mode); // the mode given at creation is filtered by the umask
-    } else {
-      const miss = await x.store.restoreBlob(f.digest, f.size, f.mode, dest, { cleared: true });
-      if (miss) return `cache ${miss} for "${f.path}"`;
+      let st = statFile(dest)!;
+      if ((st.mode & 0o7777) !== f.mode) { // the mode given at creation is filtered by the umask
+        Deno.chmodSync(dest, f.mode);
+        st = statFile(dest)!;
+      }
+      x.digests.record(f.path, st, f.digest);
+      continue;
     }
-    x.digests.record(f.path, statFile(join(root, f.path))!, f.digest);
+    const miss = await x.store.restoreBlob(f.digest, f.size, f.mode, dest, { cleared: true });
+    if (miss) return `cache ${miss} for "${f.path}"`;
+    x.digests.record(f.path, statFile(dest)!, f.digest);
   }
   for (const s of entry.outputs.symlinks) {
     ensureDir(dirname(join(root, s.path)));

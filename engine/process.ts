@@ -29,4 +29,6 @@ export interface ProcessResult {
 /** Starts processes. */
 export interface ProcessRunner {
   run(req: ProcessRequest): Promise<ProcessResult>;
+  /** Frees what the runner keeps between runs (a build is over); it stays usable after. */
+  release?(): Promise<void>;
 }

@@ -19,9 +19,11 @@ export function logPath(root: string, id: string): string {
 
 /** The PATH a task sees unless it declares PATH: system folders plus the folder of `deno`. */
 export function minimalPath(): string {
-  return [dirname(Deno.execPath()), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+  minimal ??= [dirname(Deno.execPath()), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
     .filter((d, i, all) => all.indexOf(d) === i).join(":");
+  return minimal;
 }
+let minimal: string | undefined;
 
 /** The environment a task's process sees. */
 function taskEnv(

@@ -56,8 +56,10 @@ function mtimeOf(sig: string): bigint {
 }
 
 /**
- * Writes the stamp of a fully fresh-or-cached build, after checking that every path still has
- * the signature the build saw. Removes any old stamp when the new one cannot be trusted.
+ * Writes the stamp of a complete build. The signatures are those the build saw (no path is
+ * statted again here): a file edited since then no longer matches, so the next check falls
+ * through to a full build, which sees the edit. Removes any old stamp when the new one cannot be
+ * trusted (a listed file was written within the stamp's own timestamp tick).
  */
 export function writeStamp(
   root: string,
@@ -67,12 +69,6 @@ export function writeStamp(
   tasks: readonly string[],
 ): boolean {
   const path = stampPath(root);
-  for (const [p, sig] of paths) {
-    if ((statFile(p)?.sig ?? "") !== sig) {
-      removeIfExists(path);
-      return false;
-    }
-  }
   const stamp: Stamp = {
     v: 1,
     platform: platform(),

@@ -119,7 +119,7 @@ export async function loadYamlConfig(file: string): Promise<TaskSet> {
   let parsed = readCache(cachePath, source);
   if (parsed === null) {
     const { parseYamlTasks } = await import("./yaml_parse.ts");
-    parsed = parseYamlTasks(source, file);
+    parsed = await parseYamlTasks(source, file);
     writeCache(cacheDir, cachePath, { v: 1, file: abs, source, parsed });
   }
   return {

@@ -299,8 +299,8 @@ Deno.test("loadYamlConfig() imports no npm or node module statically when loaded
   for (const spec of imports) assert.match(spec, /^\.\/[a-z_]+\.ts$/, `static import ${spec}`);
 });
 
-Deno.test("parseYamlTasks() returns plain JSON data when given valid YAML", () => {
-  const parsed = parseYamlTasks(FULL, "kiln.yaml");
+Deno.test("parseYamlTasks() returns plain JSON data when given valid YAML", async () => {
+  const parsed = await parseYamlTasks(FULL, "kiln.yaml");
   assert.deepEqual(JSON.parse(JSON.stringify(parsed)), parsed);
   assert.deepEqual(parsed.tasks[0], {
     id: "t0",
