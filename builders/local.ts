@@ -100,7 +100,7 @@ function killer(pid: () => number) {
       killTree(pid(), "SIGTERM");
       timer = setTimeout(() => killTree(pid(), "SIGKILL"), KILL_GRACE_MS);
     },
-    done: () => clearTimeout(timer),
+    done: () => timer !== undefined && clearTimeout(timer), // unset: no timer load
   };
 }
 

@@ -7,12 +7,12 @@
 
 import { buildGraph, type Graph } from "../engine/graph.ts";
 import { yamlTaskFile } from "./no_op.ts";
-import { loadYamlConfig } from "../engine/yaml_config.ts";
+import { loadYamlGraph } from "../engine/yaml_config.ts";
 
 /** Loads and validates the graph; throws `ConfigError` (exit 2) on bad configuration. */
 export async function loadGraph(file: string | undefined): Promise<Graph> {
   const yaml = yamlTaskFile(file);
-  if (yaml) return buildGraph(await loadYamlConfig(file ?? yaml));
+  if (yaml) return await loadYamlGraph(file ?? yaml);
   const { pipelines } = await import("../tasks/mod.ts");
   return buildGraph(pipelines());
 }

@@ -138,7 +138,8 @@ export class CliReporter implements BuildReporter {
 
   /** Stops the live view and prints the final line. */
   finish(counts: Record<string, number>, ms: number): void {
-    clearInterval(this.#timer);
+    // Never clear an unset timer: the first timer call loads Node's timers (~7 ms).
+    if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#o.live) this.#clear();
     const parts = [`ran ${counts.ran}`, `cached ${counts.cached}`, `fresh ${counts.fresh}`];
     if (counts.failed) parts.push(`failed ${counts.failed}`);

@@ -129,7 +129,7 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
       }
     }
   } finally {
-    clearInterval(ticker);
+    if (ticker !== undefined) clearInterval(ticker); // an unset one would cost a timer load
     await o.runner.release?.();
     removeIfExists(x.tmpdir);
     await flush();

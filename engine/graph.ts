@@ -180,6 +180,54 @@ export function buildGraph(set: TaskSet): Graph {
 }
 
 /**
+ * What validating a task set found, small enough to cache next to it: the order and the full
+ * dependency lists (implicit ones included). See {@link graphFromShape}.
+ */
+export interface GraphShape {
+  readonly order: readonly string[];
+  readonly deps: Readonly<Record<string, readonly string[]>>;
+}
+
+/** The cacheable part of `graph`. */
+export function graphShape(graph: Graph): GraphShape {
+  return { order: graph.order, deps: Object.fromEntries(graph.deps) };
+}
+
+/**
+ * Rebuilds the graph of a task set that {@link buildGraph} already accepted, given its tasks as
+ * that graph holds them (normalized) and its {@link graphShape}: linear, with no path or cycle
+ * analysis. The shape is still checked to be a topological order of exactly these tasks whose
+ * dependencies exist; `null` when it is not (a stale or damaged cache), and the caller validates
+ * from scratch.
+ */
+export function graphFromShape(set: TaskSet, shape: GraphShape): Graph | null {
+  const tasks = new Map<string, Task>();
+  for (const t of set.tasks) tasks.set(t.id, t);
+  if (tasks.size !== set.tasks.length || shape.order.length !== tasks.size) return null;
+  const position = new Map<string, number>();
+  const deps = new Map<string, readonly string[]>();
+  for (const id of shape.order) {
+    const ds = shape.deps[id];
+    if (!tasks.has(id) || position.has(id) || !Array.isArray(ds)) return null;
+    for (const d of ds) if (!position.has(d)) return null; // unknown, or not earlier
+    for (const d of tasks.get(id)!.deps ?? []) if (!ds.includes(d)) return null;
+    position.set(id, position.size);
+    deps.set(id, ds);
+  }
+  const outputOwner = new Map<string, string>();
+  for (const t of tasks.values()) for (const o of t.outputs ?? []) outputOwner.set(o, t.id);
+  return {
+    root: set.root,
+    pools: set.pools,
+    tasks,
+    order: shape.order,
+    deps,
+    outputOwner,
+    configId: set.configId,
+  };
+}
+
+/**
  * The tasks needed to build `targets` (all tasks when empty), in topological order.
  *
  * @throws {ConfigError} when a target is not a task.

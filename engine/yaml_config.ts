@@ -14,16 +14,20 @@ import { replaceFileAtomic } from "./durable.ts";
 import { ensureDir } from "./fs_util.ts";
 import { dirname, join, kilnDir, resolve } from "./path.ts";
 import { cmd, type Task, type TaskSet } from "./task.ts";
+import { buildGraph, type Graph, graphFromShape, type GraphShape, graphShape } from "./graph.ts";
 import type { YamlTaskDecl, YamlTasks } from "./yaml_parse.ts";
 
 /** Format of `.kiln/config-cache.json`. Bump `v` when {@link YamlTaskDecl} changes shape. */
 interface ConfigCache {
-  v: 1;
+  v: 2;
   /** Absolute path of the task file, for people reading the cache. */
   file: string;
   /** The exact text that `parsed` came from. */
   source: string;
+  /** The tasks as `buildGraph` normalized them. */
   parsed: YamlTasks;
+  /** What `buildGraph` found (see `graphFromShape`). */
+  shape: GraphShape;
 }
 
 function readSource(file: string, abs: string): string {
@@ -46,15 +50,16 @@ function readSource(file: string, abs: string): string {
 }
 
 /** The cached parse when it was made from exactly `source`; `null` on any doubt. */
-function readCache(path: string, source: string): YamlTasks | null {
+function readCache(path: string, source: string): ConfigCache | null {
   try {
     // Synchronous: on the no-op path a thread-pool hop costs more than the read.
     const c = JSON.parse(Deno.readTextFileSync(path)) as Partial<ConfigCache>;
     if (
-      c.v === 1 && c.source === source && Array.isArray(c.parsed?.tasks) &&
-      typeof c.parsed?.pools === "object" && c.parsed.pools !== null
+      c.v === 2 && c.source === source && Array.isArray(c.parsed?.tasks) &&
+      typeof c.parsed?.pools === "object" && c.parsed.pools !== null &&
+      Array.isArray(c.shape?.order) && typeof c.shape?.deps === "object"
     ) {
-      return c.parsed;
+      return c as ConfigCache;
     }
   } catch {
     // missing or corrupt: parse again
@@ -94,9 +99,10 @@ export function yamlConfigId(abs: string, source: string): string {
 /**
  * Loads a YAML task file; the workspace root is the folder that contains it.
  *
- * Parses only when the file's text differs from the cached parse, so an unchanged file costs two
- * small reads and no parser import. Each task's `cmd` becomes a shell action (`sh -c` in the
- * root). Only syntax and shape are checked here; pass the result to `buildGraph` for the rest.
+ * Parses only when the file's text differs from the parse cached by {@link loadYamlGraph}, so an
+ * unchanged file costs two small reads and no parser import. Each task's `cmd` becomes a shell
+ * action (`sh -c` in the root). Only syntax and shape are checked here; pass the result to
+ * `buildGraph` for the rest, or use {@link loadYamlGraph}, which also caches.
  *
  * @param file path of the task file, absolute or relative to the working directory
  * @throws {ConfigError} when the file cannot be read or is invalid, as one line naming the file
@@ -110,18 +116,53 @@ export function yamlConfigId(abs: string, source: string): string {
  * ```
  */
 export async function loadYamlConfig(file: string): Promise<TaskSet> {
+  return (await load(file)).set;
+}
+
+/**
+ * Loads a YAML task file and validates it into a {@link Graph}; what {@link loadYamlConfig} then
+ * `buildGraph` would give, but an unchanged file costs neither the parse nor the validation: the
+ * cache keeps the tasks as the graph normalized them and the graph's shape.
+ *
+ * @throws {ConfigError} as {@link loadYamlConfig} and `buildGraph` do
+ */
+export async function loadYamlGraph(file: string): Promise<Graph> {
+  const { set, parsed, cache, write } = await load(file);
+  const cached = cache && graphFromShape(set, cache.shape);
+  if (cached) return cached;
+  const graph = buildGraph(set);
+  const tasks = parsed.tasks.map((d) => {
+    const t = graph.tasks.get(d.id)!;
+    return { ...d, deps: [...t.deps!], inputs: [...t.inputs!], outputs: [...t.outputs!] };
+  });
+  write({ tasks, pools: parsed.pools }, graphShape(graph));
+  return graph;
+}
+
+async function load(file: string): Promise<{
+  set: TaskSet;
+  parsed: YamlTasks;
+  /** The cache entry for exactly this text, if any. */
+  cache: ConfigCache | null;
+  write: (parsed: YamlTasks, shape: GraphShape) => void;
+}> {
   const abs = resolve(file);
   const root = dirname(abs);
   const source = readSource(file, abs);
   const cacheDir = kilnDir(root);
   const cachePath = join(cacheDir, "config-cache.json");
-
-  let parsed = readCache(cachePath, source);
-  if (parsed === null) {
+  const write = (parsed: YamlTasks, shape: GraphShape) =>
+    writeCache(cacheDir, cachePath, { v: 2, file: abs, source, parsed, shape });
+  const cache = readCache(cachePath, source);
+  let parsed = cache?.parsed;
+  if (!parsed) {
     const { parseYamlTasks } = await import("./yaml_parse.ts");
     parsed = await parseYamlTasks(source, file);
-    writeCache(cacheDir, cachePath, { v: 1, file: abs, source, parsed });
   }
+  return { set: toSet(parsed, root, abs, source), parsed, cache, write };
+}
+
+function toSet(parsed: YamlTasks, root: string, abs: string, source: string): TaskSet {
   return {
     tasks: parsed.tasks.map(toTask),
     pools: parsed.pools,

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../engine/failure.ts";
-import { buildGraph, type Graph, selectTasks } from "../../engine/graph.ts";
+import {
+  buildGraph,
+  type Graph,
+  graphFromShape,
+  graphShape,
+  selectTasks,
+} from "../../engine/graph.ts";
 import { cmd, type Task } from "../../engine/task.ts";
 
 const ROOT = "/ws";
@@ -226,4 +232,34 @@ Deno.test("selectTasks() throws a ConfigError when a target is unknown", () => {
       e instanceof ConfigError &&
       e.message === 'Unknown task "nope"; run "kiln list" to see the tasks',
   );
+});
+
+Deno.test("graphFromShape() gives buildGraph()'s graph when the shape came from it", () => {
+  const tasks = [
+    t("b", { deps: ["a"], outputs: ["./out/b"] }),
+    t("a", { outputs: ["gen"] }),
+    t("c", { inputs: ["out/b/x", "gen/y"] }),
+  ];
+  const set = { tasks, pools: {}, root: "/w" };
+  const built = buildGraph(set);
+  const again = graphFromShape({ ...set, tasks: [...built.tasks.values()] }, graphShape(built));
+  assert.ok(again);
+  assert.deepEqual(again.order, built.order);
+  assert.deepEqual(again.deps, built.deps);
+  assert.deepEqual(again.outputOwner, built.outputOwner);
+  assert.deepEqual(again.tasks, built.tasks);
+});
+
+Deno.test("graphFromShape() returns null when the shape does not fit the tasks", () => {
+  const set = { tasks: [t("a"), t("b", { deps: ["a"] })], pools: {}, root: "/w" };
+  const fits = (order: string[], deps: Record<string, string[]>) =>
+    graphFromShape(set, { order, deps }) !== null;
+  assert.ok(fits(["a", "b"], { a: [], b: ["a"] }));
+  assert.ok(!fits(["b", "a"], { a: [], b: ["a"] }), "a dependent before its dependency");
+  assert.ok(!fits(["a", "b"], { a: [], b: [] }), "a declared dependency left out");
+  assert.ok(!fits(["a"], { a: [] }), "a task missing");
+  assert.ok(!fits(["a", "b", "c"], { a: [], b: ["a"], c: [] }), "an unknown task");
+  assert.ok(!fits(["a", "a"], { a: [] }), "a task twice");
+  assert.ok(!fits(["a", "b"], { a: ["z"], b: ["a"] }), "an unknown dependency");
+  assert.ok(!fits(["a", "b"], { a: [] }), "deps missing for a task");
 });

@@ -123,6 +123,14 @@ function processesRunning(argv: string[]): number[] {
   return out;
 }
 
+/** Waits until `count` processes run `argv` (a loaded machine starts and reaps them late). */
+async function waitForProcesses(argv: string[], count: number): Promise<void> {
+  for (let i = 0; i < 200 && processesRunning(argv).length !== count; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(processesRunning(argv).length, count);
+}
+
 const alive = (pid: number) => {
   try {
     return !Deno.readTextFileSync(`/proc/${pid}/stat`).includes(") Z ");
@@ -139,15 +147,13 @@ Deno.test("LocalProcessRunner.run() kills the command's process tree when aborte
     const run = runner.run(request(dir, `${marker.join(" ")} & ${marker.join(" ")}; wait`, {
       signal: c.signal,
     }));
-    await new Promise((r) => setTimeout(r, 300));
+    await waitForProcesses(marker, 2);
     const [worker] = runner.workerPids();
-    assert.equal(processesRunning(marker).length, 2);
     c.abort();
     const r = await run;
     assert.notEqual(r.code, 0);
     assert.ok(performance.now() - t0 < 10_000);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(processesRunning(marker), []);
+    await waitForProcesses(marker, 0);
     assert.ok(!alive(worker));
     // The runner goes on with a new worker.
     assert.equal((await runner.run(request(dir, "echo again"))).code, 0);
@@ -159,13 +165,13 @@ Deno.test("LocalProcessRunner.run() reports how a worker ended when something ki
   await withRunner(async (runner, dir) => {
     const marker = ["sleep", `30.${Deno.pid}2`];
     const run = runner.run(request(dir, marker.join(" ")));
-    await new Promise((r) => setTimeout(r, 300));
+    await waitForProcesses(marker, 1);
     const [worker] = runner.workerPids();
     const tree = [worker, ...descendants(worker)];
     for (const p of tree) Deno.kill(p, "SIGKILL"); // the worker first: it must not see sleep end
     const r = await run;
     assert.equal(r.signal, "SIGKILL");
-    assert.deepEqual(processesRunning(marker), []);
+    await waitForProcesses(marker, 0);
     assert.equal((await runner.run(request(dir, "echo fine"))).code, 0);
     assert.notEqual(runner.workerPids()[0], worker);
   });

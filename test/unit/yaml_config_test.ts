@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../engine/failure.ts";
-import { loadYamlConfig } from "../../engine/yaml_config.ts";
+import { loadYamlConfig, loadYamlGraph } from "../../engine/yaml_config.ts";
 import { parseYamlTasks } from "../../engine/yaml_parse.ts";
 
 const FULL = `# the documented shape, every field
@@ -240,39 +240,67 @@ Deno.test("loadYamlConfig() says to pass an existing file when the file is missi
   );
 });
 
-Deno.test("loadYamlConfig() reuses the cached parse when the text is unchanged", async () => {
+Deno.test("loadYamlGraph() reuses the cached parse and graph when the text is unchanged", async () => {
   const { dir, file } = await workspace(FULL);
   const cachePath = `${dir}/.kiln/config-cache.json`;
   try {
-    const first = await loadYamlConfig(file);
+    const first = await loadYamlGraph(file);
     const cache = JSON.parse(await Deno.readTextFile(cachePath));
-    assert.equal(cache.v, 1);
+    assert.equal(cache.v, 2);
     assert.equal(cache.file, file);
     assert.equal(cache.source, FULL);
     assert.deepEqual(cache.parsed.tasks.map((t: { id: string }) => t.id), ["t0", "t1"]);
+    assert.deepEqual(cache.shape, { order: ["t0", "t1"], deps: { t0: [], t1: ["t0"] } });
     assert.deepEqual([...Deno.readDirSync(`${dir}/.kiln`)].map((e) => e.name), [
       "config-cache.json",
     ]);
 
     // Swap in a parse the YAML could never produce: only a cache hit can return it.
-    const marker = { id: "marker", cmd: "echo cached", deps: [], inputs: [], outputs: [], env: [] };
-    cache.parsed = {
-      tasks: [{ ...marker, params: {}, tools: [], platform: false }],
-      pools: { marker: 7 },
-    };
+    const task = (id: string, deps: string[]) => ({
+      id,
+      cmd: `echo ${id}`,
+      deps,
+      inputs: [],
+      outputs: [],
+      env: [],
+      params: {},
+      tools: [],
+      platform: false,
+    });
+    cache.parsed = { tasks: [task("m1", ["m0"]), task("m0", [])], pools: { marker: 7 } };
+    cache.shape = { order: ["m0", "m1"], deps: { m0: [], m1: ["m0"] } };
     await Deno.writeTextFile(cachePath, JSON.stringify(cache));
-    const second = await loadYamlConfig(file);
-    assert.deepEqual(second.tasks.map((t) => t.id), ["marker"]);
+    const second = await loadYamlGraph(file);
+    assert.deepEqual(second.order, ["m0", "m1"]);
     assert.deepEqual(second.pools, { marker: 7 });
-    assert.deepEqual(second.tasks[0].action, { kind: "cmd", cmd: "echo cached" });
+    assert.deepEqual(second.tasks.get("m1")!.action, { kind: "cmd", cmd: "echo m1" });
+    assert.deepEqual((await loadYamlConfig(file)).tasks.map((t) => t.id), ["m1", "m0"]);
+
+    // A shape that does not fit its tasks is validated again (and cached again).
+    cache.shape = { order: ["m1", "m0"], deps: { m0: [], m1: ["m0"] } };
+    await Deno.writeTextFile(cachePath, JSON.stringify(cache));
+    assert.deepEqual((await loadYamlGraph(file)).order, ["m0", "m1"]);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(cachePath)).shape.order, ["m0", "m1"]);
 
     // Any edit to the text, even a comment, invalidates the cache.
     await Deno.writeTextFile(file, FULL + "# edited\n");
-    const third = await loadYamlConfig(file);
-    assert.deepEqual(third.tasks, first.tasks);
+    const third = await loadYamlGraph(file);
+    assert.deepEqual([...third.tasks.values()], [...first.tasks.values()]);
     const rewritten = JSON.parse(await Deno.readTextFile(cachePath));
     assert.equal(rewritten.source, FULL + "# edited\n");
     assert.deepEqual(rewritten.parsed.pools, { vm: 1 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadYamlGraph() caches nothing when the graph is invalid", async () => {
+  const bad =
+    "tasks:\n  a:\n    cmd: x\n    outputs: [out]\n  b:\n    cmd: y\n    outputs: [out/b]\n";
+  const { dir, file } = await workspace(bad);
+  try {
+    await assert.rejects(() => loadYamlGraph(file), ConfigError);
+    assert.throws(() => Deno.statSync(`${dir}/.kiln/config-cache.json`), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
