@@ -6,7 +6,7 @@
  */
 
 import type { ProcessRequest, ProcessResult, ProcessRunner } from "../engine/process.ts";
-import { shellQuote, ShellWorker, workerCanRun } from "./shell_worker.ts";
+import { keepOutput, shellQuote, ShellWorker, workerCanRun } from "./shell_worker.ts";
 
 const KILL_GRACE_MS = 2000;
 
@@ -124,6 +124,7 @@ async function spawnOnce(req: ProcessRequest): Promise<ProcessResult> {
   req.signal.addEventListener("abort", stop.kill, { once: true });
   try {
     const status = await child.status;
+    if (req.truncateLog) keepOutput(req.logPath, req.logPath);
     return { code: status.code, signal: status.signal ?? null };
   } finally {
     req.signal.removeEventListener("abort", stop.kill);

@@ -13,16 +13,23 @@
  * echo "$?"
  * ```
  *
- * and reads the status line back. The subshell sees exactly what `sh -c` would: an environment of
- * the declared variables only (the worker itself starts with an empty one), no positional
- * parameters, stdin from /dev/null, and no state from earlier tasks (everything a command does
- * happens in its own subshell). One difference remains: `$$` is the worker's pid, shared by the
- * tasks it runs one after another.
+ * and reads the status line back. A truncated log is written to a scratch file first, which
+ * becomes the log only if the run printed something (see {@link ShellWorker.run}).
+ *
+ * The subshell sees exactly what `sh -c` would: an environment of the declared variables only
+ * (the worker itself starts with an empty one), no positional parameters, stdin from /dev/null,
+ * and no state from earlier tasks (everything a command does happens in its own subshell). Two
+ * differences remain: `$$` is the worker's pid, shared by the tasks it runs one after another;
+ * and a background process that outlives its task and prints after a quiet task ended writes
+ * into the scratch file of the worker's next task.
  *
  * @module
  */
 
+import { removeIfExists } from "../engine/fs_util.ts";
+import { dirname, join } from "../engine/path.ts";
 import type { ProcessRequest, ProcessResult } from "../engine/process.ts";
+import { statFile } from "../engine/stat.ts";
 
 /** `s` as one single-quoted shell word. */
 export function shellQuote(s: string): string {
@@ -42,14 +49,17 @@ export function workerCanRun(req: ProcessRequest): boolean {
     req.argv.length > 0 && !req.argv.some((a) => a.includes("\0"));
 }
 
-/** The script lines that run `req` in a subshell and print its exit status. */
-export function workerScript(req: ProcessRequest): string {
+/**
+ * The script lines that run `req` in a subshell and print its exit status; output goes to
+ * `out` (default: the request's log).
+ */
+export function workerScript(req: ProcessRequest, out = req.logPath): string {
   const [first, ...rest] = req.argv;
   const body = first === "sh" && rest[0] === "-c" && rest.length === 2
     ? `eval ${shellQuote(rest[1])}`
     : `exec ${req.argv.map(shellQuote).join(" ")}`;
   const env = Object.entries(req.env).map(([k, v]) => `${k}=${shellQuote(v)}`);
-  return `(exec ${req.truncateLog ? ">" : ">>"}${shellQuote(req.logPath)} 2>&1 </dev/null; ` +
+  return `(exec ${req.truncateLog ? ">" : ">>"}${shellQuote(out)} 2>&1 </dev/null; ` +
     `cd ${shellQuote(req.cwd)} || exit 127; unset OLDPWD; ` +
     (env.length ? `export ${env.join(" ")}; ` : "") +
     `${body}\n)\necho "$?"\n`;
@@ -62,6 +72,8 @@ export class ShellWorker {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   #buffered = "";
   #dead = false;
+  /** Scratch output files, one per log folder, reused while runs print nothing. */
+  #scratch = new Set<string>();
 
   constructor(cwd: string) {
     this.#child = new Deno.Command("/bin/sh", {
@@ -93,14 +105,21 @@ export class ShellWorker {
    */
   async run(req: ProcessRequest): Promise<ProcessResult> {
     if (this.#dead) throw new Error("ShellWorker.run() called on a dead worker");
+    // A truncated log goes to a scratch file first: an empty one is reused for the next run (no
+    // new file), a non-empty one becomes the log (one rename).
+    const scratch = req.truncateLog
+      ? join(dirname(req.logPath), `.kiln-out-${this.pid}`)
+      : req.logPath;
+    this.#scratch.add(scratch);
     try {
-      await this.#writer.write(new TextEncoder().encode(workerScript(req)));
+      await this.#writer.write(new TextEncoder().encode(workerScript(req, scratch)));
       const line = await this.#readLine();
       if (line !== null && /^\d+$/.test(line)) {
-        const code = Number(line);
-        return { code, signal: null };
+        if (req.truncateLog) keepOutput(scratch, req.logPath);
+        return { code: Number(line), signal: null };
       }
     } catch { /* the pipe broke: the shell is gone */ }
+    if (req.truncateLog) keepOutput(scratch, req.logPath);
     return await this.#ended();
   }
 
@@ -135,5 +154,12 @@ export class ShellWorker {
       await this.#child.stdout.cancel();
     } catch { /* already gone */ }
     await this.#child.status;
+    for (const f of this.#scratch) removeIfExists(f);
   }
+}
+
+/** Makes `out` the log when the run wrote something; otherwise there is no log. */
+export function keepOutput(out: string, log: string): void {
+  if ((statFile(out)?.size ?? 0) > 0) Deno.renameSync(out, log);
+  else removeIfExists(log);
 }

@@ -113,7 +113,8 @@ export class CliReporter implements BuildReporter {
       lines.push(`[${o.id}] failed: ${o.failure?.message ?? "unknown failure"}`);
       const tail = o.logPath ? lastLines(o.logPath, 20) : "";
       if (tail) lines.push(...tail.split("\n").map((l) => `[${o.id}] | ${l}`));
-      if (o.logPath) lines.push(`[${o.id}] full log: ${o.logPath}`);
+      if (tail) lines.push(`[${o.id}] full log: ${o.logPath}`);
+      else lines.push(`[${o.id}] (it printed nothing)`);
     } else if (o.status === "skipped") lines.push(`[${o.id}] skipped`);
     else lines.push(`[${o.id}] ${o.status} in ${formatDuration(o.durationMs)}`);
     if (this.#o.explain && (o.status === "ran" || o.status === "cached")) {

@@ -14,7 +14,11 @@ export interface ProcessRequest {
   readonly env: Readonly<Record<string, string>>;
   /** Where stdout and stderr go. */
   readonly logPath: string;
-  /** Start the log afresh rather than appending to it. */
+  /**
+   * The log holds this run's output alone (else the output is appended). A run that writes
+   * nothing then leaves no log file, and removes an old one: across 1,000 quiet tasks, empty
+   * logs would cost 1,000 new files.
+   */
   readonly truncateLog?: boolean;
   /** Aborting it kills the process and everything it started. */
   readonly signal: AbortSignal;

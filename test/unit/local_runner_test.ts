@@ -215,3 +215,18 @@ Deno.test("workerScript() quotes the log path, folder and values when they hold 
       `eval 'true'\n)\necho "$?"\n`,
   );
 });
+
+Deno.test("LocalProcessRunner.run() leaves no log and removes an old one when a command prints nothing", async () => {
+  await withRunner(async (runner, dir) => {
+    Deno.writeTextFileSync(`${dir}/log`, "from the last run\n");
+    assert.equal((await runner.run(request(dir, "true"))).code, 0);
+    assert.throws(() => Deno.statSync(`${dir}/log`), Deno.errors.NotFound);
+    assert.equal((await runner.run(request(dir, "echo said; exit 4"))).code, 4);
+    assert.equal(log(dir), "said\n");
+    // A fresh sh (for an env var the shell treats specially) behaves the same.
+    assert.equal((await runner.run(request(dir, "true", { env: { ...BASE, IFS: " " } }))).code, 0);
+    assert.throws(() => Deno.statSync(`${dir}/log`), Deno.errors.NotFound);
+    await runner.release();
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [], "no scratch file left");
+  });
+});
