@@ -58,14 +58,24 @@ export function killTree(pid: number, signal: Deno.Signal): void {
  * Call {@link LocalProcessRunner.release} when a build ends; the runner stays usable after it.
  */
 export class LocalProcessRunner implements ProcessRunner {
-  #idle: ShellWorker[] = [];
-  #busy = new Set<ShellWorker>();
+  #workers: ShellWorker[] = [];
+  #parallelism = Infinity;
+
+  /**
+   * Runs at most `parallelism` processes at once from now on, queueing up to {@link QUEUE_DEPTH}
+   * requests per worker so that each starts its next command the moment the last one ends, while
+   * kiln hashes and stores between them. Returns that depth: the build admits
+   * `parallelism × depth` actions at once.
+   */
+  prepare(parallelism: number): number {
+    this.#parallelism = Math.max(1, parallelism);
+    return QUEUE_DEPTH;
+  }
 
   async run(req: ProcessRequest): Promise<ProcessResult> {
     if (req.signal.aborted) return { code: 130, signal: "SIGINT" };
     if (!workerCanRun(req)) return await spawnOnce(req);
-    const worker = this.#idle.pop() ?? new ShellWorker(req.cwd);
-    this.#busy.add(worker);
+    const worker = this.#pick(req.cwd);
     const stop = killer(() => worker.pid);
     req.signal.addEventListener("abort", stop.kill, { once: true });
     try {
@@ -73,24 +83,43 @@ export class LocalProcessRunner implements ProcessRunner {
     } finally {
       req.signal.removeEventListener("abort", stop.kill);
       stop.done();
-      this.#busy.delete(worker);
-      if (worker.alive && !req.signal.aborted) this.#idle.push(worker);
-      else await worker.close();
+      if (!worker.alive || req.signal.aborted) {
+        this.#workers = this.#workers.filter((w) => w !== worker);
+        await worker.close();
+      }
     }
+  }
+
+  /** An idle worker, else a new one while under the limit, else the least busy one. */
+  #pick(cwd: string): ShellWorker {
+    let best: ShellWorker | undefined;
+    for (const w of this.#workers) {
+      if (!w.alive) continue;
+      if (w.queued === 0) return w;
+      if (!best || w.queued < best.queued) best = w;
+    }
+    if (best && this.#workers.length >= this.#parallelism) return best;
+    const w = new ShellWorker(cwd);
+    this.#workers.push(w);
+    return w;
   }
 
   /** Pids of the shells this runner keeps, idle or busy (for diagnostics and tests). */
   workerPids(): number[] {
-    return [...this.#idle, ...this.#busy].map((w) => w.pid);
+    return this.#workers.map((w) => w.pid);
   }
 
-  /** Ends the idle workers (a build is over); later runs start new ones. */
+  /** Ends the workers once their queued runs are done (a build is over); later runs start new ones. */
   async release(): Promise<void> {
-    const idle = this.#idle;
-    this.#idle = [];
-    await Promise.all(idle.map((w) => w.close()));
+    const all = this.#workers;
+    this.#workers = [];
+    this.#parallelism = Infinity;
+    await Promise.all(all.map((w) => w.close()));
   }
 }
+
+/** Requests a worker accepts at once: the running one and the next. */
+export const QUEUE_DEPTH = 2;
 
 /** SIGTERM to a process tree now, SIGKILL after a grace period unless `done()` comes first. */
 function killer(pid: () => number) {

@@ -65,15 +65,27 @@ export function workerScript(req: ProcessRequest, out = req.logPath): string {
     `${body}\n)\necho "$?"\n`;
 }
 
-/** One `sh -s` running requests in turn; see the module documentation. */
+interface Pending {
+  readonly req: ProcessRequest;
+  readonly out: string;
+  readonly done: (r: ProcessResult) => void;
+}
+
+/**
+ * One `sh -s` running requests in turn; see the module documentation. Requests may be queued
+ * while one runs: the shell reads the next one from its pipe the moment the current one ends,
+ * without waiting for kiln.
+ */
 export class ShellWorker {
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #buffered = "";
+  readonly #pending: Pending[] = [];
   #dead = false;
-  /** Scratch output files, one per log folder, reused while runs print nothing. */
+  #closing = false;
+  #sent = 0;
+  /** Scratch output files, two per log folder, alternating, reused while runs print nothing. */
   #scratch = new Set<string>();
+  readonly #ended: Promise<ProcessResult>;
 
   constructor(cwd: string) {
     this.#child = new Deno.Command("/bin/sh", {
@@ -86,7 +98,7 @@ export class ShellWorker {
       stderr: "null",
     }).spawn();
     this.#writer = this.#child.stdin.getWriter();
-    this.#reader = this.#child.stdout.getReader();
+    this.#ended = this.#readStatuses();
   }
 
   /** The shell's pid: killing its process tree stops whatever it is running. */
@@ -96,64 +108,79 @@ export class ShellWorker {
 
   /** False once the shell has exited or been told to. */
   get alive(): boolean {
-    return !this.#dead;
+    return !this.#dead && !this.#closing;
+  }
+
+  /** Requests sent and not finished, the running one included. */
+  get queued(): number {
+    return this.#pending.length;
   }
 
   /**
-   * Runs `req` and waits for its exit status. When the shell itself dies (it was killed), the
-   * worker is dead and the result is how the shell ended.
+   * Runs `req` after the requests already queued and waits for its exit status. When the shell
+   * itself dies (it was killed), the worker is dead and the result is how the shell ended.
    */
-  async run(req: ProcessRequest): Promise<ProcessResult> {
-    if (this.#dead) throw new Error("ShellWorker.run() called on a dead worker");
-    // A truncated log goes to a scratch file first: an empty one is reused for the next run (no
-    // new file), a non-empty one becomes the log (one rename).
-    const scratch = req.truncateLog
-      ? join(dirname(req.logPath), `.kiln-out-${this.pid}`)
+  run(req: ProcessRequest): Promise<ProcessResult> {
+    if (!this.alive) throw new Error("ShellWorker.run() called on a dead worker");
+    // A truncated log goes to a scratch file first: an empty one is reused (no new file), a
+    // non-empty one becomes the log (one rename). Two alternate, so that a queued request never
+    // truncates the output of the one before it before kiln has looked at it.
+    const out = req.truncateLog
+      ? join(dirname(req.logPath), `.kiln-out-${this.pid}-${this.#sent++ % 2}`)
       : req.logPath;
-    this.#scratch.add(scratch);
-    try {
-      await this.#writer.write(new TextEncoder().encode(workerScript(req, scratch)));
-      const line = await this.#readLine();
-      if (line !== null && /^\d+$/.test(line)) {
-        if (req.truncateLog) keepOutput(scratch, req.logPath);
-        return { code: Number(line), signal: null };
-      }
-    } catch { /* the pipe broke: the shell is gone */ }
-    if (req.truncateLog) keepOutput(scratch, req.logPath);
-    return await this.#ended();
+    this.#scratch.add(out);
+    return new Promise((done) => {
+      this.#pending.push({ req, out, done });
+      this.#writer.write(new TextEncoder().encode(workerScript(req, out))).catch(() => {
+        // The pipe broke: the shell is gone, and #readStatuses settles everything pending.
+      });
+    });
   }
 
-  async #readLine(): Promise<string | null> {
+  /** Reads one status line per request, in order, until the shell's output ends. */
+  async #readStatuses(): Promise<ProcessResult> {
+    const reader = this.#child.stdout.getReader();
     const decoder = new TextDecoder();
-    while (!this.#buffered.includes("\n")) {
-      const { value, done } = await this.#reader.read();
-      if (done) return null;
-      this.#buffered += decoder.decode(value);
+    let buffered = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += decoder.decode(value, { stream: true });
+        for (let i = buffered.indexOf("\n"); i >= 0; i = buffered.indexOf("\n")) {
+          const line = buffered.slice(0, i);
+          buffered = buffered.slice(i + 1);
+          const p = this.#pending.shift();
+          if (!p || !/^\d+$/.test(line)) throw new Error(`Unexpected worker output "${line}"`);
+          if (p.req.truncateLog) keepOutput(p.out, p.req.logPath);
+          p.done({ code: Number(line), signal: null });
+        }
+      }
+    } catch {
+      // The pipe broke (the shell is gone), or the shell said something unexpected: end it.
+      try {
+        this.#child.kill("SIGKILL");
+      } catch { /* already gone */ }
     }
-    const i = this.#buffered.indexOf("\n");
-    const line = this.#buffered.slice(0, i);
-    this.#buffered = this.#buffered.slice(i + 1);
-    return line;
-  }
-
-  async #ended(): Promise<ProcessResult> {
     this.#dead = true;
     const status = await this.#child.status;
-    return { code: status.code, signal: status.signal ?? null };
+    const result = { code: status.code, signal: status.signal ?? null };
+    for (const p of this.#pending.splice(0)) {
+      if (p.req.truncateLog) keepOutput(p.out, p.req.logPath);
+      p.done(result);
+    }
+    return result;
   }
 
-  /** Ends the shell after its current request (it exits at the end of its script). */
+  /** Ends the shell after the queued requests (it exits at the end of its script). */
   async close(): Promise<void> {
-    if (this.#dead) return;
-    this.#dead = true;
-    try {
-      await this.#writer.close();
-    } catch { /* already gone */ }
-    try {
-      this.#reader.releaseLock();
-      await this.#child.stdout.cancel();
-    } catch { /* already gone */ }
-    await this.#child.status;
+    if (!this.#closing) {
+      this.#closing = true;
+      try {
+        await this.#writer.close();
+      } catch { /* already gone */ }
+    }
+    await this.#ended;
     for (const f of this.#scratch) removeIfExists(f);
   }
 }

@@ -52,6 +52,7 @@ function context(
   o: BuildOptions,
   signal: AbortSignal,
   reporter: BuildReporter = o.reporter ?? {},
+  jobDepth = 1,
 ) {
   const outputs = new Map<string, OutputManifest>();
   const x: ExecutorContext = {
@@ -67,7 +68,7 @@ function context(
     store: o.store,
     runner: o.runner,
     reporter,
-    jobs: new Semaphore(Math.max(1, o.jobs)),
+    jobs: new Semaphore(Math.max(1, o.jobs) * jobDepth),
     pools: new Map(Object.entries(graph.pools).map(([k, v]) => [k, new Semaphore(v)])),
     signal,
     outputs,
@@ -106,6 +107,8 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
   // Deno's first timer costs several milliseconds (it loads Node's timers).
   let ticker: ReturnType<typeof setInterval> | undefined;
   const reporter = o.reporter ?? {};
+  // -j limits processes; a runner that queues a next command per process admits more actions.
+  const depth = Math.max(1, o.runner.prepare?.(Math.max(1, o.jobs)) ?? 1);
   const x = context(graph, state, o, signal, {
     taskStarted(id, what) {
       if (what === "run") ticker ??= setInterval(() => flush(), 1000);
@@ -114,7 +117,7 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
     taskFinished: (outcome) => reporter.taskFinished?.(outcome),
     warn: (message) => reporter.warn?.(message),
     span: reporter.span && ((sp) => reporter.span!(sp)),
-  });
+  }, depth);
   try {
     const results = await schedule(ids, graph.deps, async (id) => {
       const outcome = await executeTask(graph.tasks.get(id)!, x);

@@ -33,6 +33,13 @@ export interface ProcessResult {
 /** Starts processes. */
 export interface ProcessRunner {
   run(req: ProcessRequest): Promise<ProcessResult>;
+  /**
+   * Called by a build before its first run: at most `parallelism` processes may run at once.
+   * Returns how many requests the runner takes per process (default 1): a runner that queues
+   * the next command beside the running one keeps its processes busy while kiln does its own
+   * work, and the build then admits `parallelism × depth` actions.
+   */
+  prepare?(parallelism: number): number;
   /** Frees what the runner keeps between runs (a build is over); it stays usable after. */
   release?(): Promise<void>;
 }

@@ -230,3 +230,39 @@ Deno.test("LocalProcessRunner.run() leaves no log and removes an old one when a 
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [], "no scratch file left");
   });
 });
+
+Deno.test("LocalProcessRunner.run() queues commands per worker when prepared for fewer processes", async () => {
+  await withRunner(async (runner, dir) => {
+    assert.equal(runner.prepare(1), 2);
+    const trace = `${dir}/trace`;
+    // Each command records when it starts and ends; with one process they must not overlap.
+    const req = (i: number) =>
+      request(dir, `echo start >> trace; sleep 0.05; echo "out ${i}"; echo end >> trace`, {
+        logPath: `${dir}/log${i}`,
+      });
+    const results = await Promise.all([0, 1, 2, 3].map((i) => runner.run(req(i))));
+    assert.deepEqual(results.map((r) => r.code), [0, 0, 0, 0]);
+    assert.equal(runner.workerPids().length, 1);
+    assert.equal(Deno.readTextFileSync(trace), "start\nend\n".repeat(4));
+    for (const i of [0, 1, 2, 3]) {
+      assert.equal(Deno.readTextFileSync(`${dir}/log${i}`), `out ${i}\n`);
+    }
+  });
+});
+
+Deno.test("LocalProcessRunner.run() ends queued commands too when aborted", async () => {
+  await withRunner(async (runner, dir) => {
+    runner.prepare(1);
+    const c = new AbortController();
+    const marker = ["sleep", `30.${Deno.pid}3`];
+    const runs = [0, 1].map((i) =>
+      runner.run(request(dir, marker.join(" "), { signal: c.signal, logPath: `${dir}/l${i}` }))
+    );
+    await waitForProcesses(marker, 1);
+    c.abort();
+    const results = await Promise.all(runs);
+    assert.ok(results.every((r) => r.code !== 0 || r.signal !== null));
+    await waitForProcesses(marker, 0);
+    assert.deepEqual(runner.workerPids(), []);
+  });
+});
