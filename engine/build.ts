@@ -16,10 +16,22 @@ import { Semaphore } from "./semaphore.ts";
 import { WorkspaceState } from "./state.ts";
 import { removeIfExists } from "./fs_util.ts";
 import { join, kilnDir } from "./path.ts";
+import { logsDir } from "./run_action.ts";
 import { writeStamp } from "./stamp.ts";
 import { statFile } from "./stat.ts";
 import type { CacheStore } from "./store.ts";
 import { ToolVersions } from "./tools.ts";
+
+/** The names in folder `dir` (empty when it does not exist). */
+function listNames(dir: string): Set<string> {
+  const names = new Set<string>();
+  try {
+    for (const e of Deno.readDirSync(dir)) names.add(e.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return names;
+}
 
 /** Options for {@link runBuild} and {@link planBuild}. */
 export interface BuildOptions {
@@ -55,6 +67,7 @@ function context(
   jobDepth = 1,
 ) {
   const outputs = new Map<string, OutputManifest>();
+  let oldLogs: Set<string> | undefined;
   const x: ExecutorContext = {
     graph,
     state,
@@ -74,6 +87,7 @@ function context(
     outputs,
     now: o.now ?? (() => performance.now()),
     tmpdir: join(kilnDir(graph.root), "tmp", `build-${Deno.pid}`),
+    oldLogs: () => (oldLogs ??= listNames(logsDir(graph.root))),
     dirs: new Map(),
   };
   return x;

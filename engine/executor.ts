@@ -14,9 +14,9 @@ import type { BuildReporter, TaskOutcome } from "./events.ts";
 import type { Failure } from "./failure.ts";
 import { diffFingerprints, type Fingerprint } from "./fingerprint.ts";
 import { hashFile, sha256 } from "./hash.ts";
-import { collectOutputs, type OutputManifest, outputsIntact, removeOutputs } from "./outputs.ts";
+import { collectOutputs, type OutputManifest, outputsState, removeOutputs } from "./outputs.ts";
 import { dirname, join } from "./path.ts";
-import { logPath, runAction } from "./run_action.ts";
+import { logName, logPath, runAction } from "./run_action.ts";
 import { decodeInline, encodeInline, INLINE_MAX } from "./inline.ts";
 import { sha256Small } from "./sha256_small.ts";
 import { ensureDir, removeIfExists } from "./fs_util.ts";
@@ -46,6 +46,11 @@ export interface ExecutorContext extends FingerprintContext {
   readonly now: () => number;
   /** TMPDIR of the build's actions. */
   readonly tmpdir: string;
+  /**
+   * Names of the log files that existed when the build started (listed once, on first use): a
+   * restore without a log removes an old one only if there is one, without a stat per task.
+   */
+  readonly oldLogs: () => ReadonlySet<string>;
 }
 
 /** What a build would do with a task, for `--dry-run` and the executor itself. */
@@ -56,6 +61,8 @@ export interface TaskPlan {
   readonly entry: ActionEntry | null;
   readonly key: string | null;
   readonly failure?: Failure;
+  /** The outputs were checked and none exists: a restore need not clear them first. */
+  readonly outputsAbsent?: boolean;
 }
 
 function parseFp(json: string | undefined): Fingerprint | null {
@@ -81,22 +88,48 @@ export async function planTask(task: Task, x: ExecutorContext): Promise<TaskPlan
     };
   }
   const rec = x.state.get(task.id);
+  let outputsAbsent = false;
   if (rec && rec.fp === f.json && rec.outputs) {
-    if (await outputsIntact(x.graph.root, task.outputs ?? [], rec.outputs, x.digests, x.dirs)) {
+    const st = await outputsState(x.graph.root, task.outputs ?? [], rec.outputs, x.digests, x.dirs);
+    if (st === "intact") {
       return { decision: "fresh", reasons: [], fingerprint: f, entry: null, key: rec.key };
     }
+    outputsAbsent = st === "absent";
   }
   const reasons = rec && rec.fp === f.json
     ? [rec.outputs ? "outputs missing or modified" : "last run failed"]
     : diffFingerprints(parseFp(rec?.fp), f.fp);
   const key = await sha256(f.json);
   const entry = await x.store.getEntry(key);
-  return { decision: entry ? "restore" : "run", reasons, fingerprint: f, entry, key };
+  return {
+    decision: entry ? "restore" : "run",
+    reasons,
+    fingerprint: f,
+    entry,
+    key,
+    outputsAbsent,
+  };
 }
 
-async function restore(task: Task, entry: ActionEntry, x: ExecutorContext): Promise<string | null> {
+/** Writes `bytes` to `dest`, creating its folder only when the write finds it missing. */
+function writeCreatingDir(dest: string, bytes: Uint8Array, mode: number): void {
+  try {
+    Deno.writeFileSync(dest, bytes, { mode });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    ensureDir(dirname(dest));
+    Deno.writeFileSync(dest, bytes, { mode });
+  }
+}
+
+async function restore(
+  task: Task,
+  entry: ActionEntry,
+  x: ExecutorContext,
+  absent: boolean,
+): Promise<string | null> {
   const root = x.graph.root;
-  removeOutputs(root, task.outputs ?? [], x.digests);
+  if (!absent) removeOutputs(root, task.outputs ?? [], x.digests);
   for (const d of entry.outputs.dirs) ensureDir(join(root, d));
   for (const f of entry.outputs.files) {
     const dest = join(root, f.path);
@@ -107,8 +140,7 @@ async function restore(task: Task, entry: ActionEntry, x: ExecutorContext): Prom
         x.store.discardEntry(entry.key);
         return `cache entry's inline content is corrupt for "${f.path}"`;
       }
-      ensureDir(dirname(dest));
-      Deno.writeFileSync(dest, bytes, { mode: f.mode });
+      writeCreatingDir(dest, bytes, f.mode);
       let st = statFile(dest)!;
       if ((st.mode & 0o7777) !== f.mode) { // the mode given at creation is filtered by the umask
         Deno.chmodSync(dest, f.mode);
@@ -129,7 +161,7 @@ async function restore(task: Task, entry: ActionEntry, x: ExecutorContext): Prom
   if (log) {
     ensureDir(dirname(logPath(root, task.id)));
     await Deno.writeTextFile(logPath(root, task.id), log);
-  } else removeIfExists(logPath(root, task.id));
+  } else if (x.oldLogs().has(logName(task.id))) removeIfExists(logPath(root, task.id));
   return null;
 }
 
@@ -231,7 +263,7 @@ export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskO
   if (plan.entry) {
     const s = x.now();
     x.reporter.taskStarted?.(task.id, "restore");
-    const miss = await restore(task, plan.entry, x);
+    const miss = await restore(task, plan.entry, x, plan.outputsAbsent ?? false);
     span("restore", s);
     if (!miss) {
       for (const d of plan.entry.outputs.dirs) {

@@ -97,32 +97,42 @@ export async function collectOutputs(
 }
 
 /**
- * True when the workspace still holds exactly `m` (same file digests, no files added to an
- * output folder). Unchanged files are checked by stat alone through the digest cache.
+ * Whether the workspace still holds exactly `m` (same file digests, no files added to an output
+ * folder): `"intact"`; `"absent"` when `m` is plain files and none of them exists (so there is
+ * nothing to clear before a restore); else `"changed"`. Unchanged files are checked by stat
+ * alone through the digest cache.
  */
-export async function outputsIntact(
+export async function outputsState(
   root: string,
   declared: readonly string[],
   m: OutputManifest,
   digests: DigestCache,
   seen?: SeenDirs,
-): Promise<boolean> {
+): Promise<"intact" | "absent" | "changed"> {
+  let missing = 0;
   for (const f of m.files) {
-    const abs = join(root, f.path);
-    if (await digests.digest(f.path, abs) !== f.digest) return false;
+    const d = await digests.digest(f.path, join(root, f.path));
+    if (d === null) missing++;
+    else if (d !== f.digest) return "changed";
+  }
+  if (missing > 0) {
+    const plain = missing === m.files.length && m.dirs.length + m.symlinks.length === 0 &&
+      declared.length === m.files.length;
+    return plain ? "absent" : "changed";
   }
   for (const s of m.symlinks) {
     try {
-      if (Deno.readLinkSync(join(root, s.path)) !== s.target) return false;
+      if (Deno.readLinkSync(join(root, s.path)) !== s.target) return "changed";
     } catch {
-      return false;
+      return "changed";
     }
   }
-  if (m.dirs.length === 0) return true;
+  if (m.dirs.length === 0) return "intact";
   const found: Found = { files: [], dirs: [], symlinks: [] };
   for (const o of declared) scan(root, o, found, seen);
-  return found.files.length === m.files.length && found.symlinks.length === m.symlinks.length &&
-    found.dirs.length === m.dirs.length;
+  const same = found.files.length === m.files.length &&
+    found.symlinks.length === m.symlinks.length && found.dirs.length === m.dirs.length;
+  return same ? "intact" : "changed";
 }
 
 /** Removes the declared outputs so an action starts clean and a stale file cannot pass. */

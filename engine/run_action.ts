@@ -14,7 +14,17 @@ import type { Task, TaskContext } from "./task.ts";
 
 /** The log file of task `id` in workspace `root`. */
 export function logPath(root: string, id: string): string {
-  return join(kilnDir(root), "logs", `${encodeURIComponent(id)}.log`);
+  return join(logsDir(root), logName(id));
+}
+
+/** The folder of a workspace's task logs. */
+export function logsDir(root: string): string {
+  return join(kilnDir(root), "logs");
+}
+
+/** The file name of task `id`'s log. */
+export function logName(id: string): string {
+  return `${encodeURIComponent(id)}.log`;
 }
 
 /** The PATH a task sees unless it declares PATH: system folders plus the folder of `deno`. */
