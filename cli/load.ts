@@ -6,13 +6,25 @@
  */
 
 import { buildGraph, type Graph } from "../engine/graph.ts";
-import { yamlTaskFile } from "./no_op.ts";
+import { localModuleClosure } from "../engine/module_closure.ts";
+import { join } from "../engine/path.ts";
 import { loadYamlGraph } from "../engine/yaml_config.ts";
+import { PIPELINES_ROOT, tsConfigId, yamlTaskFile } from "./no_op.ts";
 
 /** Loads and validates the graph; throws `ConfigError` (exit 2) on bad configuration. */
 export async function loadGraph(file: string | undefined): Promise<Graph> {
   const yaml = yamlTaskFile(file);
   if (yaml) return await loadYamlGraph(file ?? yaml);
+  const entry = join(PIPELINES_ROOT, "tasks", "mod.ts");
   const { pipelines } = await import("../tasks/mod.ts");
-  return buildGraph(pipelines());
+  const set = pipelines();
+  // What the task set is made of, for the build stamp: the pipeline modules, the data files
+  // they read, and the npm versions they resolve to.
+  const configFiles = [
+    ...localModuleClosure(entry),
+    ...(set.configFiles ?? []),
+    join(PIPELINES_ROOT, "deno.json"),
+    join(PIPELINES_ROOT, "deno.lock"),
+  ];
+  return buildGraph({ ...set, configId: tsConfigId(set.root), configFiles });
 }

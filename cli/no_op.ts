@@ -15,6 +15,17 @@ import { EXIT } from "./exit.ts";
 import { chromeTrace } from "./profile.ts";
 import { CliReporter, reporterOptions } from "./reporter.ts";
 
+/** The repository whose `tasks/mod.ts` registers the TypeScript pipelines. */
+export const PIPELINES_ROOT: string = resolve(new URL("..", import.meta.url).pathname);
+
+/**
+ * The stamp identity of the TypeScript pipelines rooted at `root`. Their content is recorded as
+ * the signatures of their modules and data files (`TaskSet.configFiles`), not as text.
+ */
+export function tsConfigId(root: string): string {
+  return `ts ${root}/tasks/mod.ts`;
+}
+
 /** The absolute YAML task file a command uses, or `null` for the TypeScript pipelines. */
 export function yamlTaskFile(file: string | undefined): string | null {
   if (file) return resolve(file);
@@ -24,24 +35,23 @@ export function yamlTaskFile(file: string | undefined): string | null {
 
 /**
  * Reports a stamped no-op build and returns its exit code, or returns `null` when the full
- * build must run (no stamp, a change, `--dry-run`/`--explain`, or TypeScript pipelines).
+ * build must run (no stamp, a change, `--dry-run`/`--explain`).
  */
 export function noOpBuild(targets: string[], flags: BuildFlags): number | null {
   if (flags.dryRun || flags.explain) return null;
   const t0 = performance.now();
   const file = yamlTaskFile(flags.file);
-  if (!file) return null;
-  let source: string;
-  try {
-    source = Deno.readTextFileSync(file);
-  } catch {
-    return null; // the full path reports the error
+  let root = PIPELINES_ROOT;
+  let config = tsConfigId(PIPELINES_ROOT);
+  if (file) {
+    try {
+      config = yamlConfigId(file, Deno.readTextFileSync(file));
+    } catch {
+      return null; // the full path reports the error
+    }
+    root = dirname(file);
   }
-  const tasks = checkStamp(
-    dirname(file),
-    { config: yamlConfigId(file, source), targets },
-    (n) => Deno.env.get(n),
-  );
+  const tasks = checkStamp(root, { config, targets }, (n) => Deno.env.get(n));
   if (!tasks) return null;
   const reporter = new CliReporter(reporterOptions(flags, tasks.length));
   const counts = { ran: 0, cached: 0, fresh: tasks.length, failed: 0, skipped: 0 };

@@ -179,6 +179,7 @@ function stampBuild(
   }
   for (const [dir, sig] of x.dirs) paths.set(dir, sig);
   for (const [bin, sig] of x.tools.binaries) paths.set(bin, sig);
+  for (const f of graph.configFiles ?? []) paths.set(f, statFile(f)?.sig ?? "");
   const env: Record<string, string | null> = {};
   for (const id of ids) {
     const task = graph.tasks.get(id)!;

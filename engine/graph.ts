@@ -23,6 +23,8 @@ export interface Graph {
   readonly outputOwner: ReadonlyMap<string, string>;
   /** See {@link TaskSet.configId}. */
   readonly configId?: string;
+  /** See {@link TaskSet.configFiles}. */
+  readonly configFiles?: readonly string[];
 }
 
 function ancestors(p: string): string[] {
@@ -176,6 +178,7 @@ export function buildGraph(set: TaskSet): Graph {
     deps,
     outputOwner,
     configId: set.configId,
+    configFiles: set.configFiles,
   };
 }
 
@@ -224,6 +227,7 @@ export function graphFromShape(set: TaskSet, shape: GraphShape): Graph | null {
     deps,
     outputOwner,
     configId: set.configId,
+    configFiles: set.configFiles,
   };
 }
 

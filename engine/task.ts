@@ -145,6 +145,12 @@ export interface TaskSet {
    * exists: it lets a no-op build be recognized without loading the tasks (see `stamp.ts`).
    */
   readonly configId?: string;
+  /**
+   * Absolute paths of the files that, with `configId`, fully determine the task set (for
+   * TypeScript pipelines: their modules and the data files they read). The build stamp records
+   * their signatures, so a no-op build is recognized without loading them.
+   */
+  readonly configFiles?: readonly string[];
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._:/-]*$/;

@@ -125,7 +125,7 @@ function processesRunning(argv: string[]): number[] {
 
 /** Waits until `count` processes run `argv` (a loaded machine starts and reaps them late). */
 async function waitForProcesses(argv: string[], count: number): Promise<void> {
-  for (let i = 0; i < 200 && processesRunning(argv).length !== count; i++) {
+  for (let i = 0; i < 800 && processesRunning(argv).length !== count; i++) {
     await new Promise((r) => setTimeout(r, 25));
   }
   assert.equal(processesRunning(argv).length, count);
