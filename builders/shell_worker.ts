@@ -128,7 +128,7 @@ export class ShellWorker {
     const out = req.truncateLog
       ? join(dirname(req.logPath), `.kiln-out-${this.pid}-${this.#sent++ % 2}`)
       : req.logPath;
-    this.#scratch.add(out);
+    if (req.truncateLog) this.#scratch.add(out); // never the caller's own log
     return new Promise((done) => {
       this.#pending.push({ req, out, done });
       this.#writer.write(new TextEncoder().encode(workerScript(req, out))).catch(() => {

@@ -107,6 +107,8 @@ Deno.test("LocalProcessRunner.run() appends to the log unless told to truncate i
     await runner.run(request(dir, "echo one"));
     await runner.run(request(dir, "", { argv: ["echo", "two"], truncateLog: false }));
     assert.equal(log(dir), "one\ntwo\n");
+    await runner.release(); // the log is the caller's: releasing the workers keeps it
+    assert.equal(log(dir), "one\ntwo\n");
   });
 });
 
