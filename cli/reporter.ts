@@ -62,14 +62,13 @@ export function useLiveView(env = (n: string) => Deno.env.get(n)): boolean {
 export class CliReporter implements BuildReporter {
   readonly spans: Span[] = [];
   #o: ReporterOptions;
-  #running = new Map<string, { since: number; what: string }>();
+  #running = new Map<string, { since: number; what: string; detail?: string }>();
   #done = 0;
   #drawn = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(o: ReporterOptions) {
     this.#o = o;
-    if (o.live && !o.quiet) this.#timer = setInterval(() => this.#draw(), 100);
   }
 
   #clear(): void {
@@ -83,7 +82,8 @@ export class CliReporter implements BuildReporter {
     const lines = [`[${this.#done}/${this.#o.total}] building`];
     const now = performance.now();
     for (const [id, r] of [...this.#running].slice(0, 8)) {
-      lines.push(`  ${r.what} ${id} ${formatDuration(now - r.since)}`.slice(0, cols - 1));
+      const detail = r.detail ? `  ${r.detail}` : "";
+      lines.push(`  ${r.what} ${id} ${formatDuration(now - r.since)}${detail}`.slice(0, cols - 1));
     }
     if (this.#running.size > 8) lines.push(`  ... ${this.#running.size - 8} more`);
     write(lines.join("\n") + "\n");
@@ -97,7 +97,14 @@ export class CliReporter implements BuildReporter {
     write(text.endsWith("\n") ? text : text + "\n");
   }
 
+  taskProgress(id: string, text: string): void {
+    const r = this.#running.get(id);
+    if (r) r.detail = text;
+  }
+
   taskStarted(id: string, what: "run" | "restore"): void {
+    // The live view starts with the first task (a no-op build never needs its timer).
+    if (this.#o.live && !this.#o.quiet) this.#timer ??= setInterval(() => this.#draw(), 100);
     this.#running.set(id, {
       since: performance.now(),
       what: what === "run" ? "running" : "restoring",

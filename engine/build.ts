@@ -129,6 +129,7 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
       reporter.taskStarted?.(id, what);
     },
     taskFinished: (outcome) => reporter.taskFinished?.(outcome),
+    taskProgress: (id, text) => reporter.taskProgress?.(id, text),
     warn: (message) => reporter.warn?.(message),
     span: reporter.span && ((sp) => reporter.span!(sp)),
   }, depth);

@@ -40,6 +40,8 @@ export interface Span {
 export interface BuildReporter {
   taskStarted?(id: string, what: "run" | "restore"): void;
   taskFinished?(outcome: TaskOutcome): void;
+  /** What a running task is doing now (a download's progress), for a live view; not logged. */
+  taskProgress?(id: string, text: string): void;
   warn?(message: string): void;
   span?(span: Span): void;
 }

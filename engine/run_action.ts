@@ -62,6 +62,8 @@ export interface ActionContext {
   readonly env: (name: string) => string | undefined;
   /** The build's private temporary folder, the tasks' TMPDIR; removed when the build ends. */
   readonly tmpdir: string;
+  /** Receives `ctx.progress()` of TypeScript actions. */
+  readonly reporter?: { taskProgress?(id: string, text: string): void };
 }
 
 /** A failure plus where its log is. */
@@ -113,6 +115,7 @@ export async function runAction(task: Task, x: ActionContext): Promise<ActionFai
       signal: x.signal,
       path: (rel) => join(root, rel),
       log: (line) => Deno.writeTextFileSync(log, line + "\n", { append: true }),
+      progress: (text) => x.reporter?.taskProgress?.(task.id, text),
       exec: async (argv, opts) => {
         const r = await x.runner.run({
           argv,

@@ -28,6 +28,11 @@ export interface TaskContext {
   path(rel: string): string;
   /** Appends a line to the task's log (`.kiln/logs/<task>.log`). */
   log(line: string): void;
+  /**
+   * Shows what the action is doing now (e.g. `debian.iso 42% 1.2 GiB / 2.8 GiB ...`) next to the
+   * task in the terminal's live view. Not logged: call it as often as you like.
+   */
+  progress(text: string): void;
   /** Only the declared env vars, plus PATH, HOME and TMPDIR. */
   readonly env: Readonly<Record<string, string>>;
   /** Aborted on Ctrl-C: long actions should stop promptly. */

@@ -6,6 +6,7 @@
 
 import type { TaskSet } from "../engine/task.ts";
 import { resolve } from "../engine/path.ts";
+import { osImageTasks } from "./os_images.ts";
 import { sourceReleaseTasks } from "./source_release.ts";
 
 /** The repository's root: pipelines' paths are relative to it. */
@@ -14,5 +15,11 @@ export const REPO_ROOT = resolve(new URL("..", import.meta.url).pathname);
 /** Every registered pipeline's tasks. */
 export function pipelines(): TaskSet {
   const { version } = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
-  return { root: REPO_ROOT, pools: { vm: 1 }, tasks: [...sourceReleaseTasks(version)] };
+  const os = osImageTasks();
+  return {
+    root: REPO_ROOT,
+    pools: { vm: 1 },
+    tasks: [...sourceReleaseTasks(version), ...os.tasks],
+    configFiles: os.configFiles,
+  };
 }

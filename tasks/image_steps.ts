@@ -1,0 +1,257 @@
+/**
+ * The VM half of the OS-image pipeline, per distro: build the disk with packer from the verified
+ * ISO, boot it to validate it, then compress it and write its metadata. Each step is a cached
+ * task; the packer and validate steps share the `vm` pool (one VM at a time by default, so two
+ * QEMUs never split two cores).
+ *
+ * Files between steps: `build/iso/<id>/verified.json` (the ISO's digest and signer),
+ * `build/images/<id>/<id>.qcow2` plus `build.json` (the raw image, when and how it was built),
+ * `build/images/<id>/validate.json`, and the release folder `dist/images/<id>/`.
+ *
+ * @module
+ */
+
+import { failure } from "../engine/failure.ts";
+import { join } from "../engine/path.ts";
+import { fn, type Task } from "../engine/task.ts";
+import { probeAccelerator } from "../builders/accel_probe.ts";
+import { convertImage, type ImageFormat, qemuImgVersion } from "../image/convert.ts";
+import { describeImage, detectBuilder, writeMetadata, writeSha256Sums } from "../image/metadata.ts";
+import { validateImage } from "../image/validate.ts";
+import type { DistroEntry } from "../iso/catalog.ts";
+import { readbackBoot, readbackMarker } from "../iso/demo/demo_iso.ts";
+import { findHostKernel } from "../iso/demo/initramfs.ts";
+import { packerVersion, runPackerBuild } from "../packer/run.ts";
+import { prepareTemplate } from "../packer/templates.ts";
+import { planFor } from "../packer/version.ts";
+import { isoCachePath, type VerifiedRecord } from "./iso_steps.ts";
+import { DEMO_DIR, DEMO_MARKER } from "./demo_source.ts";
+
+/** The VM each distro is installed in. */
+export interface VmSize {
+  readonly cpus: number;
+  readonly memory: number;
+  readonly diskSize: string;
+  readonly bootWait: string;
+  readonly shutdownTimeout: string;
+  /** How long validate waits for the boot marker. */
+  readonly validateTimeoutMs: number;
+}
+
+/** Where a distro's raw image and its step records live. */
+export function imageDir(id: string): string {
+  return `build/images/${id}`;
+}
+
+/** The release folder of a distro. */
+export function releaseDir(id: string): string {
+  return `dist/images/${id}`;
+}
+
+interface BuildRecord {
+  readonly image: string;
+  readonly accelerator: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly packer: string;
+}
+
+/** The host kernel's path (the demo boots it); `vmlinuz` when none is found (QEMU then says so). */
+function hostKernelPath(): string {
+  const k = findHostKernel();
+  return "reason" in k ? "/boot/vmlinuz" : k.path;
+}
+
+const readJson = async <T>(path: string): Promise<T> => JSON.parse(await Deno.readTextFile(path));
+
+/** The packer step: installs the distro from its verified ISO into a qcow2 disk. */
+export function packerTask(d: DistroEntry, size: VmSize): Task {
+  const dir = imageDir(d.id);
+  const image = `${dir}/${d.id}.qcow2`;
+  const record = `${dir}/build.json`;
+  return {
+    id: `image:${d.id}:packer`,
+    description: `Install ${d.name} with packer (qemu)`,
+    deps: [`iso:${d.id}:verify`],
+    // The template folder in the workspace: editing a kickstart rebuilds the image.
+    inputs: [`packer/${d.id}/**`],
+    params: { ...size, validateTimeoutMs: null, v: 1 },
+    tools: [{ name: "packer", args: ["version"] }, { name: "qemu-system-x86_64" }],
+    outputs: [image, record],
+    pool: "vm",
+    action: fn(import.meta.url, async (ctx) => {
+      const startedAt = new Date();
+      const verified = await readJson<VerifiedRecord>(ctx.path(`build/iso/${d.id}/verified.json`));
+      const iso = isoCachePath(verified.sha256);
+      if (!iso) {
+        return failure(
+          "iso-missing",
+          `ISO "${verified.iso}" is no longer in the ISO cache; run the fetch step again (kiln clean, then build)`,
+        );
+      }
+      const accel = await probeAccelerator({ signal: ctx.signal });
+      if ("reason" in accel) return accel;
+      if (accel.slowdown) ctx.log(`accelerator: ${accel.accelerator} (${accel.slowdown})`);
+      const version = await packerVersion({ signal: ctx.signal });
+      if ("reason" in version) return version;
+      const tmp = ctx.env.TMPDIR;
+      const prepared = await prepareTemplate(d.id, join(tmp, `packer-${d.id}`), planFor(version), {
+        root: ctx.root,
+      });
+      for (const cmd of prepared.setup) await ctx.exec([...cmd]);
+      const out = join(tmp, `packer-${d.id}-out`);
+      const logs = ctx.path(`.kiln/logs`);
+      const r = await runPackerBuild({
+        template: prepared.dir,
+        vars: {
+          iso_url: iso,
+          iso_checksum: `sha256:${verified.sha256}`,
+          output_directory: out,
+          vm_name: `${d.id}.qcow2`,
+          accelerator: accel.accelerator,
+          serial_log: join(logs, `image-${d.id}-install.serial.log`),
+          headless: true,
+          cpus: size.cpus,
+          memory: size.memory,
+          disk_size: size.diskSize,
+          boot_wait: size.bootWait,
+          shutdown_timeout: size.shutdownTimeout,
+        },
+        logPath: join(logs, `image-${d.id}-packer.log`),
+        onEvent: (e) => {
+          if (e.kind === "step" || e.kind === "error") ctx.log(`packer: ${e.text}`);
+        },
+        signal: ctx.signal,
+      });
+      if ("reason" in r) return r;
+      const built = r.artifacts.find((a) => a.endsWith(".qcow2")) ?? r.artifacts[0];
+      if (!built) return failure("packer-failed", `Packer built no image for "${d.id}"`);
+      await Deno.mkdir(ctx.path(dir), { recursive: true });
+      await Deno.rename(built, ctx.path(image));
+      const rec: BuildRecord = {
+        image: `${d.id}.qcow2`,
+        accelerator: accel.accelerator,
+        startedAt: startedAt.toISOString(),
+        endedAt: new Date().toISOString(),
+        packer: version.text,
+      };
+      await Deno.writeTextFile(ctx.path(record), JSON.stringify(rec, null, 2) + "\n");
+      ctx.log(`packer built ${image} in ${(r.durationMs / 1000).toFixed(1)} s`);
+    }),
+  };
+}
+
+/** The validate step: `qemu-img check`, then a headless boot until the distro's marker. */
+export function validateTask(d: DistroEntry, size: VmSize): Task {
+  const dir = imageDir(d.id);
+  const demo = d.id === "demo";
+  return {
+    id: `image:${d.id}:validate`,
+    description: `Boot the ${d.name} image until "${d.bootMarker}"`,
+    deps: [`image:${d.id}:packer`, ...(demo ? ["demo:initramfs"] : [])],
+    params: { marker: d.bootMarker, timeoutMs: size.validateTimeoutMs, v: 1 },
+    tools: [{ name: "qemu-system-x86_64" }, { name: "qemu-img" }],
+    outputs: [`${dir}/validate.json`],
+    pool: "vm",
+    action: fn(import.meta.url, async (ctx) => {
+      const accel = await probeAccelerator({ signal: ctx.signal });
+      if ("reason" in accel) return accel;
+      const serialLog = ctx.path(`.kiln/logs/image-${d.id}-validate.serial.log`);
+      const r = await validateImage({
+        image: ctx.path(`${dir}/${d.id}.qcow2`),
+        serialLog,
+        accelerator: accel.accelerator,
+        timeoutMs: size.validateTimeoutMs,
+        // The demo image has no bootloader: its own kernel and initramfs read the disk back.
+        ...(demo
+          ? {
+            marker: readbackMarker(DEMO_MARKER),
+            boot: readbackBoot(hostKernelPath(), ctx.path(`${DEMO_DIR}/initrd.gz`)),
+          }
+          : { marker: new RegExp(d.bootMarker, "m") }),
+        signal: ctx.signal,
+      });
+      if ("reason" in r) return r;
+      ctx.log(`validated: "${r.matched.trim()}" after ${(r.bootMs / 1000).toFixed(1)} s`);
+      const out = { matched: r.matched.trim(), check: r.check };
+      await Deno.writeTextFile(ctx.path(`${dir}/validate.json`), JSON.stringify(out) + "\n");
+    }),
+  };
+}
+
+const FORMATS: readonly ImageFormat[] = ["qcow2", "vhdx", "vmdk", "ova"];
+
+/**
+ * The release formats a build asks for: `KILN_IMAGE_FORMATS` (comma-separated, e.g.
+ * `qcow2,ova`), default zstd-compressed qcow2 alone. An unknown name is an error, not ignored.
+ */
+export function releaseFormats(value: string | undefined): ImageFormat[] | string {
+  const wanted = (value ?? "qcow2").split(",").map((s) => s.trim()).filter(Boolean);
+  const bad = wanted.find((f) => !FORMATS.includes(f as ImageFormat));
+  if (bad !== undefined) return bad;
+  return wanted.length ? [...new Set(wanted as ImageFormat[])] : ["qcow2"];
+}
+
+/** The compress step: the release images (zstd qcow2 by default), metadata.json, SHA256SUMS. */
+export function compressTask(d: DistroEntry): Task {
+  const dir = imageDir(d.id);
+  const release = releaseDir(d.id);
+  const base = `${d.id}-${d.version}-${d.arch}`;
+  return {
+    id: `image:${d.id}:compress`,
+    description: `Release images of ${d.name} with metadata and SHA256SUMS`,
+    deps: [`image:${d.id}:validate`, `image:${d.id}:packer`, `iso:${d.id}:verify`],
+    params: { version: d.version, v: 1 },
+    env: ["CI", "KILN_BUILDER", "KILN_IMAGE_FORMATS"],
+    tools: [{ name: "qemu-img" }],
+    outputs: [release],
+    action: fn(import.meta.url, async (ctx) => {
+      const formats = releaseFormats(ctx.env.KILN_IMAGE_FORMATS);
+      if (typeof formats === "string") {
+        return failure(
+          "bad-image-format",
+          `KILN_IMAGE_FORMATS names "${formats}"; use a comma-separated list of ${
+            FORMATS.join(", ")
+          }`,
+        );
+      }
+      const verified = await readJson<VerifiedRecord>(ctx.path(`build/iso/${d.id}/verified.json`));
+      const built = await readJson<BuildRecord>(ctx.path(`${dir}/build.json`));
+      await Deno.mkdir(ctx.path(release), { recursive: true });
+      const images = [];
+      for (const format of formats) {
+        const file = `${base}.${format}`;
+        const r = await convertImage(
+          ctx.path(`${dir}/${d.id}.qcow2`),
+          ctx.path(`${release}/${file}`),
+          {
+            format,
+            ...(format === "ova" ? { ova: { cpus: 2, memoryMiB: 2048, os: d.id } } : {}),
+            signal: ctx.signal,
+          },
+        );
+        if ("reason" in r) return r;
+        ctx.log(`${file}: ${r.bytes} bytes in ${r.seconds.toFixed(1)} s`);
+        images.push(await describeImage(r.path, format));
+      }
+      const qemu = await qemuImgVersion();
+      if (typeof qemu !== "string") return qemu;
+      writeMetadata(ctx.path(release), {
+        distro: d.id,
+        version: d.version,
+        iso: { sha256: verified.sha256, signerFingerprint: verified.signer },
+        packerVersion: built.packer,
+        qemuVersion: qemu,
+        images,
+        builder: detectBuilder(ctx.env),
+        startedAt: new Date(built.startedAt),
+        finishedAt: new Date(),
+      });
+      await writeSha256Sums(
+        ctx.path(release),
+        [...images.map((i) => i.file), "metadata.json"],
+        images,
+      );
+    }),
+  };
+}

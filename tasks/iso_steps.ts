@@ -1,0 +1,252 @@
+/**
+ * The ISO half of the OS-image pipeline, per distro: fetch (the checksum file, its signature, the
+ * signing keys, and the ISO into the shared content-addressed ISO cache), then verify (the
+ * signature against the pinned fingerprints, the ISO against the signed checksum).
+ *
+ * The ISO itself is never a workspace output: it lives once in the ISO cache
+ * (`~/.cache/kiln/isos`), and the steps pass its digest along (`fetched.json`, `verified.json`),
+ * so a multi-GB file is neither copied into kiln's store nor into the workspace.
+ *
+ * Fetch authenticates the checksum file (signature by a pinned key) before it downloads the ISO,
+ * by the digest that file lists: the cache is looked up by a trusted digest, and a bad upstream
+ * fails fetch, which caches nothing, so the next build fetches again. Verify then checks the ISO
+ * itself: it hashes the file packer will get and compares it with the signed checksum.
+ *
+ * @module
+ */
+
+import { failure } from "../engine/failure.ts";
+import { join } from "../engine/path.ts";
+import { fn, type Task } from "../engine/task.ts";
+import { type DistroEntry, type ResolvedDistro, resolveDistro } from "../iso/catalog.ts";
+import { findChecksum, parseChecksums } from "../iso/checksums.ts";
+import { serveMirror } from "../iso/demo/mirror.ts";
+import { fetchFile } from "../iso/fetch.ts";
+import { ensureIso, isoBlobPath, isoCacheDir } from "../iso/iso_cache.ts";
+import { formatProgressLine, RateMeter } from "../iso/progress.ts";
+import { verifyDistroIso } from "../iso/verify.ts";
+import { DEMO_FINGERPRINT, DEMO_MIRROR } from "./demo_source.ts";
+
+/** What fetch hands to verify: the ISO as downloaded (digest computed while streaming). */
+export interface FetchedRecord {
+  readonly iso: string;
+  readonly sha256: string;
+  readonly size: number;
+  /** Files in the fetched folder: the checksum file, the signature, the key files. */
+  readonly checksum: string;
+  readonly signature: string | null;
+  readonly keys: readonly string[];
+}
+
+/** What verify hands to the image steps. */
+export interface VerifiedRecord {
+  readonly iso: string;
+  readonly sha256: string;
+  /** Fingerprint of the pinned key that signed the checksum file; null for an unsigned distro. */
+  readonly signer: string | null;
+}
+
+/** The folder of a distro's fetched files. */
+export function fetchedDir(id: string): string {
+  return `build/iso/${id}/fetched`;
+}
+
+/** The ISO with digest `sha256` in the ISO cache, or null when it is not there. */
+export function isoCachePath(sha256: string): string | null {
+  const p = isoBlobPath(isoCacheDir(), sha256);
+  try {
+    return Deno.statSync(p).isFile ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The ISO's digest as the checksum file lists it, read before the signature is checked; the
+ * caller then has `verifyDistroIso` confirm that the signed text lists exactly this digest (text
+ * outside a clearsigned block, say, makes that fail).
+ */
+function unverifiedDigest(text: string, d: ResolvedDistro): string | undefined {
+  let body = text;
+  if (text.includes("-----BEGIN PGP SIGNED MESSAGE-----")) {
+    const m =
+      /-----BEGIN PGP SIGNED MESSAGE-----\r?\n(?:[^\n]+\r?\n)*\r?\n([\s\S]*?)\r?\n-----BEGIN PGP SIGNATURE-----/
+        .exec(text);
+    if (!m) return undefined;
+    body = m[1].split("\n").map((l) => l.replace(/^- /, "")).join("\n");
+  }
+  const entries = parseChecksums(body, d.checksum.format);
+  if (!Array.isArray(entries)) return undefined;
+  const e = findChecksum(entries, d.iso.file, "sha256");
+  return e?.digest;
+}
+
+/** The demo's run-time pin: the throwaway key's fingerprint, as `demo:key` wrote it. */
+async function demoPins(path: string): Promise<Record<string, string[]>> {
+  return { "demo-key": [(await Deno.readTextFile(path)).trim()] };
+}
+
+/** The fetch step of distro `d`. */
+export function fetchTask(d: DistroEntry): Task {
+  const demo = d.id === "demo";
+  const dir = fetchedDir(d.id);
+  return {
+    id: `iso:${d.id}:fetch`,
+    description: `Fetch the ${d.name} ISO, its checksums, signature and keys`,
+    deps: demo ? ["demo:sums", "demo:key"] : [],
+    // The URLs as the catalog has them (the demo's port is filled in at run time).
+    params: {
+      iso: { file: d.iso.file, urls: [...d.iso.urls] },
+      checksum: [...d.checksum.urls],
+      signature: d.signature.kind === "detached" ? [...d.signature.urls] : d.signature.kind,
+      keys: [...d.keys.urls],
+      v: 1,
+    },
+    outputs: [dir],
+    action: fn(import.meta.url, async (ctx) => {
+      const mirror = demo ? serveMirror(ctx.path(DEMO_MIRROR)) : null;
+      try {
+        const distro = resolveDistro(
+          d,
+          demo
+            ? {
+              vars: { port: String(mirror!.port) },
+              pins: await demoPins(ctx.path(DEMO_FINGERPRINT)),
+            }
+            : {},
+        );
+        const out = ctx.path(dir);
+        await Deno.mkdir(out, { recursive: true });
+        const small = (urls: readonly string[], name: string) =>
+          fetchFile({ urls, dest: join(out, name), signal: ctx.signal, log: ctx.log, retries: 2 });
+        const sums = await small(distro.checksum.urls, distro.checksum.file);
+        if ("reason" in sums) return sums;
+        let signature: string | null = null;
+        if (distro.signature.kind === "detached") {
+          signature = distro.signature.urls[0].split("/").pop()!;
+          const s = await small(distro.signature.urls, signature);
+          if ("reason" in s) return s;
+        }
+        const keys: string[] = [];
+        let lastKeyFailure = null;
+        for (const [i, url] of distro.keys.urls.entries()) {
+          const k = await small([url], `key-${i}`);
+          if ("reason" in k) lastKeyFailure = k;
+          else {
+            keys.push(`key-${i}`);
+            break; // alternatives: the first that can be fetched provides the key material
+          }
+        }
+        if (distro.keys.urls.length > 0 && keys.length === 0) return lastKeyFailure!;
+        // Authenticate the checksum file before anything is downloaded on its word: a bad or
+        // unpinned signature, or a checksum file without the ISO, fails here and caches nothing.
+        const read = (name: string) => Deno.readFile(join(out, name));
+        const listed = unverifiedDigest(await Deno.readTextFile(sums.path), distro);
+        const trusted = await verifyDistroIso(distro, {
+          isoDigest: listed ?? "0".repeat(64),
+          checksum: await read(distro.checksum.file),
+          signature: signature ? await read(signature) : undefined,
+          keys: await Promise.all(keys.map(async (k) => ({ name: k, data: await read(k) }))),
+        });
+        if ("reason" in trusted) return trusted;
+        const meter = new RateMeter();
+        let logged = -Infinity;
+        const iso = await ensureIso({
+          name: distro.iso.file,
+          urls: distro.iso.urls,
+          sha256: trusted.sha256,
+          signal: ctx.signal,
+          onWait: ctx.log,
+          fetch: {
+            log: ctx.log,
+            onProgress: (p) => {
+              const now = performance.now();
+              meter.add(now, p.received);
+              const line = formatProgressLine({
+                label: distro.iso.file,
+                received: p.received,
+                total: p.total,
+                rate: meter.rate(),
+              });
+              ctx.progress(line);
+              if (now - logged >= 5000) {
+                logged = now;
+                ctx.log(line);
+              }
+            },
+          },
+        });
+        if ("reason" in iso) return iso;
+        ctx.log(
+          iso.downloadedFrom
+            ? `fetched ${distro.iso.file} from ${iso.downloadedFrom}`
+            : `${distro.iso.file} is in the ISO cache`,
+        );
+        const record: FetchedRecord = {
+          iso: distro.iso.file,
+          sha256: iso.sha256,
+          size: iso.size,
+          checksum: distro.checksum.file,
+          signature,
+          keys,
+        };
+        await Deno.writeTextFile(join(out, "fetched.json"), JSON.stringify(record, null, 2) + "\n");
+      } finally {
+        await mirror?.close();
+      }
+    }),
+  };
+}
+
+/** The verify step of distro `d`: fails closed, caches nothing on any doubt. */
+export function verifyTask(d: DistroEntry): Task {
+  const demo = d.id === "demo";
+  const dir = fetchedDir(d.id);
+  return {
+    id: `iso:${d.id}:verify`,
+    description: `Verify the ${d.name} ISO against its signed checksums`,
+    deps: [`iso:${d.id}:fetch`, ...(demo ? ["demo:key"] : [])],
+    params: {
+      file: d.iso.file,
+      checksum: { format: d.checksum.format, clearsigned: d.checksum.clearsigned },
+      signature: d.signature.kind,
+      pinned: [...d.keys.fingerprints],
+      v: 1,
+    },
+    outputs: [`build/iso/${d.id}/verified.json`],
+    action: fn(import.meta.url, async (ctx) => {
+      const f: FetchedRecord = JSON.parse(
+        await Deno.readTextFile(ctx.path(`${dir}/fetched.json`)),
+      );
+      // URLs play no part in verifying; the demo's {port} gets a stand-in.
+      const distro = resolveDistro(
+        d,
+        demo ? { vars: { port: "1" }, pins: await demoPins(ctx.path(DEMO_FINGERPRINT)) } : {},
+      );
+      const read = (name: string) => Deno.readFile(ctx.path(`${dir}/${name}`));
+      const iso = isoCachePath(f.sha256);
+      if (!iso) {
+        return failure(
+          "iso-missing",
+          `ISO "${f.iso}" is no longer in the ISO cache; delete "${dir}" and build again to fetch it`,
+        );
+      }
+      const v = await verifyDistroIso(distro, {
+        isoPath: iso, // hashed again: the file packer gets is the one that is checked
+        checksum: await read(f.checksum),
+        signature: f.signature ? await read(f.signature) : undefined,
+        keys: await Promise.all(f.keys.map(async (k) => ({ name: k, data: await read(k) }))),
+      });
+      if ("reason" in v) return v;
+      if (!v.sha256) {
+        return failure("iso-checksum-missing", `No SHA-256 of "${f.iso}" to hand to packer`);
+      }
+      const record: VerifiedRecord = { iso: f.iso, sha256: v.sha256, signer: v.signer };
+      ctx.log(`verified ${f.iso} sha256:${v.sha256}${v.signer ? ` signed by ${v.signer}` : ""}`);
+      await Deno.writeTextFile(
+        ctx.path(`build/iso/${d.id}/verified.json`),
+        JSON.stringify(record, null, 2) + "\n",
+      );
+    }),
+  };
+}
