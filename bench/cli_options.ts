@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { GRAPH_SCENARIOS, type GraphScenario } from "./graph_bench.ts";
 
 /** Parts of the benchmark besides the graph tools, selectable with `--only`. */
-export const EXTRA_PARTS = ["hash", "big"] as const;
+export const EXTRA_PARTS = ["hash", "big", "fetch", "demo"] as const;
 
 /** Graph tools, selectable with `--only`. */
 export const TOOL_NAMES = ["kiln", "make", "ninja", "deno-task"] as const;
@@ -44,7 +44,9 @@ Options:
   --timeout S           kill a single run after S seconds (default 600)
   --sizes A,B           graph sizes in tasks (default 1000,10000)
   --only X,Y            only these of: ${[...TOOL_NAMES, ...EXTRA_PARTS].join(", ")}
-                        (hash: SHA-256 throughput; big: 2 GiB restore)
+                        (hash: SHA-256 throughput; big: 2 GiB restore; fetch: 2 GiB
+                        loopback download vs curl; demo: the OS-image pipeline on
+                        the demo distro, cold and no-op)
   --scenarios X,Y       only these of: ${GRAPH_SCENARIOS.join(", ")}
   --json FILE           also save the results as JSON
   -h, --help            print this help

@@ -12,6 +12,8 @@
  */
 
 import { benchBigRestore } from "./big_restore.ts";
+import { benchDemo } from "./demo_pipeline.ts";
+import { benchFetch } from "./fetch_throughput.ts";
 import { type BenchOptions, parseBenchOptions, USAGE } from "./cli_options.ts";
 import { denoTaskTool } from "./deno_task_tool.ts";
 import { benchGraph } from "./graph_bench.ts";
@@ -72,6 +74,14 @@ export async function runBench(o: BenchOptions): Promise<{ report: string; json:
   if (o.only.has("hash")) {
     progress("SHA-256 of 2 GiB: kiln hashFile vs openssl");
     results.push(...await benchHash(plan, progress));
+  }
+  if (o.only.has("fetch")) {
+    progress("2 GiB download on loopback: kiln fetchFile vs curl -o");
+    results.push(...await benchFetch(plan, progress));
+  }
+  if (o.only.has("demo")) {
+    progress("the OS-image pipeline on the demo distro: cold and no-op");
+    results.push(...await benchDemo(plan, progress));
   }
   if (o.only.has("big")) {
     progress("kiln build and restore of a 2 GiB output");

@@ -9,7 +9,7 @@ import type { Measurement } from "./measurement.ts";
 
 /** Column order of the tools; unknown tools sort last. */
 const TOOL_ORDER = ["kiln", "ninja", "make", "deno-task", "openssl"];
-const GROUP_ORDER = ["graph", "hash", "big"];
+const GROUP_ORDER = ["graph", "hash", "big", "demo"];
 const SCENARIO_ORDER = ["cold", "no-op", "restore", "edit-leaf"];
 
 function rank(list: readonly string[], x: string): number {

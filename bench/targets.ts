@@ -5,6 +5,8 @@
  * @module
  */
 
+import { DEMO_SCENARIOS } from "./demo_pipeline.ts";
+import { FETCH_SCENARIO, FETCH_TARGET_RATIO } from "./fetch_throughput.ts";
 import { HASH_SCENARIO } from "./hash_throughput.ts";
 import type { Measurement } from "./measurement.ts";
 
@@ -87,6 +89,45 @@ export function checkTargets(all: readonly Measurement[]): TargetResult[] {
         target,
         status: status(o / k >= 0.9),
         detail: `${(o / k).toFixed(2)}x openssl's throughput`,
+      },
+    );
+  }
+  {
+    const target = `Download: kiln fetchFile >= ${FETCH_TARGET_RATIO}x curl -o (2 GiB, loopback)`;
+    const k = find(all, "kiln", null, FETCH_SCENARIO);
+    const c = find(all, "curl", null, FETCH_SCENARIO);
+    results.push(
+      k === null || c === null ? skip(target, "kiln and curl downloads") : {
+        target,
+        status: status(c / k >= FETCH_TARGET_RATIO),
+        detail: `${(c / k).toFixed(2)}x curl's throughput`,
+      },
+    );
+  }
+
+  {
+    const target = "Demo pipeline no-op: <= 60 ms";
+    const v = find(all, "kiln", null, DEMO_SCENARIOS.noOp);
+    results.push(
+      v === null ? skip(target, "the demo no-op") : {
+        target,
+        status: status(v <= 60),
+        detail: `${v.toFixed(1)} ms`,
+      },
+    );
+  }
+
+  {
+    const target = "Demo pipeline cold: kiln's own overhead (wall minus packer and QEMU) <= 5%";
+    const cold = find(all, "kiln", null, DEMO_SCENARIOS.cold);
+    const over = find(all, "kiln", null, DEMO_SCENARIOS.overhead);
+    results.push(
+      cold === null || over === null ? skip(target, "the demo cold build") : {
+        target,
+        status: status(over <= 0.05 * cold),
+        detail: `${over.toFixed(0)} ms of ${cold.toFixed(0)} ms = ${
+          (100 * over / cold).toFixed(1)
+        }%`,
       },
     );
   }

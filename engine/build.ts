@@ -133,6 +133,10 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
     warn: (message) => reporter.warn?.(message),
     span: reporter.span && ((sp) => reporter.span!(sp)),
   }, depth);
+  // Every selected task's fingerprint needs its tools' versions: ask them all now, in parallel,
+  // so that a step deep in a pipeline (packer, after the ISO steps) finds them ready instead of
+  // starting processes on the critical path. Versions are memoized and never reject.
+  for (const id of ids) for (const t of graph.tasks.get(id)!.tools ?? []) void x.tools.version(t);
   try {
     const results = await schedule(ids, graph.deps, async (id) => {
       const outcome = await executeTask(graph.tasks.get(id)!, x);

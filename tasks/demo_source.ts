@@ -11,12 +11,10 @@
  * @module
  */
 
-import * as openpgp from "openpgp";
 import { failure } from "../engine/failure.ts";
 import { hashFile } from "../engine/hash.ts";
 import { fn, type Task } from "../engine/task.ts";
-import { buildDemoIso } from "../iso/demo/demo_iso.ts";
-import { buildDemoInitramfs, findHostKernel } from "../iso/demo/initramfs.ts";
+import { findHostKernel } from "../iso/demo/initramfs.ts";
 
 /** Where the demo's sources are built. */
 export const DEMO_DIR = "build/demo";
@@ -56,6 +54,7 @@ export function demoSourceTasks(kernel: { kernel: string }): Task[] {
       tools: [{ name: "busybox", args: [] }, { name: "cpio" }],
       outputs: [INITRD],
       action: fn(import.meta.url, async (ctx) => {
+        const { buildDemoInitramfs } = await import("../iso/demo/initramfs.ts");
         const r = await buildDemoInitramfs(ctx.path(INITRD), { signal: ctx.signal });
         if ("reason" in r) return r;
         ctx.log(`initramfs ${r.sha256} with ${r.modules.length} modules`);
@@ -69,6 +68,7 @@ export function demoSourceTasks(kernel: { kernel: string }): Task[] {
       tools: [{ name: "xorriso", args: ["-version"] }],
       outputs: [`${DEMO_MIRROR}/${DEMO_ISO}`],
       action: fn(import.meta.url, async (ctx) => {
+        const { buildDemoIso } = await import("../iso/demo/demo_iso.ts");
         const r = await buildDemoIso(ctx.path(`${DEMO_MIRROR}/${DEMO_ISO}`), {
           marker: DEMO_MARKER,
           initramfs: ctx.path(INITRD),
@@ -84,6 +84,7 @@ export function demoSourceTasks(kernel: { kernel: string }): Task[] {
       params: { algorithm: "ed25519", v: 1 },
       outputs: [PRIVATE_KEY, DEMO_FINGERPRINT, `${DEMO_MIRROR}/${DEMO_PUBLIC_KEY}`],
       action: fn(import.meta.url, async (ctx) => {
+        const openpgp = await import("openpgp"); // 100 ms to load: only when a key is made
         const { privateKey, publicKey } = await openpgp.generateKey({
           type: "curve25519",
           userIDs: [{ name: "kiln demo signing key (throwaway)" }],
@@ -107,6 +108,7 @@ export function demoSourceTasks(kernel: { kernel: string }): Task[] {
       action: fn(import.meta.url, async (ctx) => {
         const { digest } = await hashFile(ctx.path(`${DEMO_MIRROR}/${DEMO_ISO}`));
         const sums = `${digest} *${DEMO_ISO}\n`;
+        const openpgp = await import("openpgp");
         const signingKey = await openpgp.readPrivateKey({
           armoredKey: await Deno.readTextFile(ctx.path(PRIVATE_KEY)),
         });

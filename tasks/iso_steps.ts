@@ -20,11 +20,7 @@ import { join } from "../engine/path.ts";
 import { fn, type Task } from "../engine/task.ts";
 import { type DistroEntry, type ResolvedDistro, resolveDistro } from "../iso/catalog.ts";
 import { findChecksum, parseChecksums } from "../iso/checksums.ts";
-import { serveMirror } from "../iso/demo/mirror.ts";
-import { fetchFile } from "../iso/fetch.ts";
-import { ensureIso, isoBlobPath, isoCacheDir } from "../iso/iso_cache.ts";
-import { formatProgressLine, RateMeter } from "../iso/progress.ts";
-import { verifyDistroIso } from "../iso/verify.ts";
+import { isoBlobPath, isoCacheDir } from "../iso/iso_cache.ts";
 import { DEMO_FINGERPRINT, DEMO_MIRROR } from "./demo_source.ts";
 
 /** What fetch hands to verify: the ISO as downloaded (digest computed while streaming). */
@@ -104,6 +100,12 @@ export function fetchTask(d: DistroEntry): Task {
     },
     outputs: [dir],
     action: fn(import.meta.url, async (ctx) => {
+      // Loaded here, not when the pipeline is defined: openpgp alone takes 100 ms.
+      const { serveMirror } = await import("../iso/demo/mirror.ts");
+      const { fetchFile } = await import("../iso/fetch.ts");
+      const { ensureIso } = await import("../iso/iso_cache.ts");
+      const { formatProgressLine, RateMeter } = await import("../iso/progress.ts");
+      const { verifyDistroIso } = await import("../iso/verify.ts");
       const mirror = demo ? serveMirror(ctx.path(DEMO_MIRROR)) : null;
       try {
         const distro = resolveDistro(
@@ -215,6 +217,7 @@ export function verifyTask(d: DistroEntry): Task {
     },
     outputs: [`build/iso/${d.id}/verified.json`],
     action: fn(import.meta.url, async (ctx) => {
+      const { verifyDistroIso } = await import("../iso/verify.ts");
       const f: FetchedRecord = JSON.parse(
         await Deno.readTextFile(ctx.path(`${dir}/fetched.json`)),
       );

@@ -14,6 +14,7 @@ import type { Task } from "../engine/task.ts";
 import { type Catalog, DEFAULT_CATALOG, loadCatalog } from "../iso/catalog.ts";
 import { demoKernelParams, demoSourceTasks } from "./demo_source.ts";
 import { compressTask, packerTask, validateTask, type VmSize } from "./image_steps.ts";
+import { hostProbeTask } from "./host_probe.ts";
 import { fetchTask, verifyTask } from "./iso_steps.ts";
 
 /** The VM a real distro is installed in, and the demo's much smaller one. */
@@ -39,7 +40,7 @@ export function osImageTasks(
   catalog: Catalog = loadCatalog(),
 ): { tasks: Task[]; configFiles: string[] } {
   const kernel = demoKernelParams();
-  const tasks: Task[] = [...demoSourceTasks(kernel.params)];
+  const tasks: Task[] = [hostProbeTask(), ...demoSourceTasks(kernel.params)];
   for (const d of catalog.distros) {
     const size = d.id === "demo" ? DEMO_VM : REAL_VM;
     tasks.push(

@@ -64,6 +64,7 @@ async function demoCatalog(dir: string): Promise<string> {
 }
 
 const DEMO_STEPS = [
+  "host:accelerator",
   "demo:initramfs",
   "demo:iso",
   "demo:key",
