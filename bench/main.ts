@@ -77,7 +77,8 @@ export async function runBench(o: BenchOptions): Promise<{ report: string; json:
   }
   if (o.only.has("fetch")) {
     progress("2 GiB download on loopback: kiln fetchFile vs curl -o");
-    results.push(...await benchFetch(plan, progress));
+    // An even number of runs: the clients alternate (see fetch_throughput.ts).
+    results.push(...await benchFetch({ ...plan, runs: plan.runs + (plan.runs % 2) }, progress));
   }
   if (o.only.has("demo")) {
     progress("the OS-image pipeline on the demo distro: cold and no-op");

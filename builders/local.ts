@@ -38,6 +38,22 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
+/**
+ * Signals the process group led by `pid` (a shell worker) at once, then anything that left the
+ * group (found beforehand by walking /proc).
+ */
+export function killGroup(pid: number, signal: Deno.Signal): void {
+  const stragglers = descendants(pid);
+  try {
+    Deno.kill(-pid, signal);
+  } catch { /* the group is gone */ }
+  for (const p of stragglers) {
+    try {
+      Deno.kill(p, signal);
+    } catch { /* already gone */ }
+  }
+}
+
 /** Signals `pid` and all its descendants (children first found, then the parent). */
 export function killTree(pid: number, signal: Deno.Signal): void {
   for (const p of [...descendants(pid), pid]) {
@@ -52,8 +68,8 @@ export function killTree(pid: number, signal: Deno.Signal): void {
  * {@link ShellWorker} (a fork, not a new shell: see `shell_worker.ts`), with output redirected
  * by the shell straight into the log file (no copying through kiln); a request a worker cannot
  * run exactly as `sh -c` would (an env var the shell treats specially) starts its own process.
- * Children stay in kiln's process group (a new group would force `fork` instead of `vfork`):
- * a terminal's Ctrl-C reaches them directly, and a cancel walks /proc to kill the whole tree.
+ * Each worker leads its own process group, so a cancel (kiln's Ctrl-C handler aborts the build)
+ * signals a worker and everything it runs at once.
  *
  * Call {@link LocalProcessRunner.release} when a build ends; the runner stays usable after it.
  */
@@ -76,7 +92,7 @@ export class LocalProcessRunner implements ProcessRunner {
     if (req.signal.aborted) return { code: 130, signal: "SIGINT" };
     if (!workerCanRun(req)) return await spawnOnce(req);
     const worker = this.#pick(req.cwd);
-    const stop = killer(() => worker.pid);
+    const stop = killer(() => worker.pid, killGroup);
     req.signal.addEventListener("abort", stop.kill, { once: true });
     try {
       return await worker.run(req);
@@ -122,12 +138,12 @@ export class LocalProcessRunner implements ProcessRunner {
 export const QUEUE_DEPTH = 2;
 
 /** SIGTERM to a process tree now, SIGKILL after a grace period unless `done()` comes first. */
-function killer(pid: () => number) {
+function killer(pid: () => number, kill: typeof killTree = killTree) {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return {
     kill: () => {
-      killTree(pid(), "SIGTERM");
-      timer = setTimeout(() => killTree(pid(), "SIGKILL"), KILL_GRACE_MS);
+      kill(pid(), "SIGTERM");
+      timer = setTimeout(() => kill(pid(), "SIGKILL"), KILL_GRACE_MS);
     },
     done: () => timer !== undefined && clearTimeout(timer), // unset: no timer load
   };

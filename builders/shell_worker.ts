@@ -96,6 +96,11 @@ export class ShellWorker {
       stdin: "piped",
       stdout: "piped",
       stderr: "null",
+      // Its own process group, so that it and everything it runs can be signalled at once:
+      // walking /proc and killing one by one, the worker could start the next queued command
+      // between the walk and its own death (a new process group costs a fork instead of a
+      // vfork, once per worker).
+      detached: true,
     }).spawn();
     this.#writer = this.#child.stdin.getWriter();
     this.#ended = this.#readStatuses();

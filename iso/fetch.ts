@@ -19,8 +19,10 @@
  *
  * Speed: `fetch`'s default reader hands out 64 KiB chunks, whose per-chunk cost halved throughput;
  * a BYOB reader gets ~400 KiB per read. Bodies of {@link FetchOptions.offThreadBytes} or more are
- * hashed and written by a worker (this module, loaded as one) in 8 MiB batches, so the main thread
- * only reads the socket: on loopback that beats `curl -o` (see bench/fetch_throughput.ts).
+ * hashed by a worker (this module, loaded as one) in 8 MiB batches and written on Deno's I/O
+ * thread while the next batch is hashed, so the main thread only reads the socket. On loopback
+ * that keeps up with `curl -o`, which neither hashes nor keeps a partial (bench/fetch_throughput.ts);
+ * on a busy 2-core machine the ~1.3 s of CPU that hashing 2 GiB needs shows as a gap.
  *
  * @module
  */
@@ -140,9 +142,8 @@ class SinkCore {
   static open(crypto: NodeCrypto, path: string, keep: number): SinkCore {
     const file = Deno.openSync(path, { read: true, write: true, create: true });
     const core = new SinkCore(crypto, file);
-    if (keep === 0 || file.statSync().size === 0) file.truncateSync(0);
-    else {
-      if (file.statSync().size > keep) file.truncateSync(keep);
+    if (file.statSync().size > keep) file.truncateSync(keep);
+    if (keep > 0) {
       const buf = new Uint8Array(BATCH);
       for (;;) {
         const n = file.readSync(buf);
@@ -276,7 +277,7 @@ class WorkerSink implements Sink {
   #pending: { resolve: (r: SinkReply) => void; reject: (e: Error) => void }[] = [];
   #free: ArrayBuffer[] = [];
   #allocated = 0;
-  #waiting: ((b: ArrayBuffer) => void)[] = [];
+  #waiting: { resolve: (b: ArrayBuffer) => void; reject: (e: Error) => void }[] = [];
   #last: Promise<unknown> = Promise.resolve();
   #error: SinkError | null = null;
   #closed = false;
@@ -296,9 +297,12 @@ class WorkerSink implements Sink {
       }
     };
     this.#worker.onerror = (e) => {
+      // the worker died: nothing in flight will come back
       e.preventDefault();
       this.#error ??= new SinkError(e.message);
-      for (const p of this.#pending.splice(0)) p.reject(this.#error);
+      for (const p of [...this.#pending.splice(0), ...this.#waiting.splice(0)]) {
+        p.reject(this.#error);
+      }
     };
   }
 
@@ -323,7 +327,7 @@ class WorkerSink implements Sink {
 
   #giveBack(b: ArrayBuffer): void {
     const w = this.#waiting.shift();
-    if (w) w(b);
+    if (w) w.resolve(b);
     else this.#free.push(b);
   }
 
@@ -336,8 +340,7 @@ class WorkerSink implements Sink {
       return Promise.resolve(new Uint8Array(BATCH));
     }
     return new Promise((resolve, reject) => {
-      this.#waiting.push((buf) => resolve(new Uint8Array(buf)));
-      this.#last.then(() => this.#error && reject(this.#error));
+      this.#waiting.push({ resolve: (buf) => resolve(new Uint8Array(buf)), reject });
     });
   }
 
@@ -356,10 +359,13 @@ class WorkerSink implements Sink {
   }
 
   async finish(durable: boolean): Promise<{ digest: string; size: number }> {
-    const r = await this.#call({ t: "finish", durable });
-    this.#closed = true;
-    this.#worker.terminate();
-    return { digest: r.digest!, size: r.size };
+    try {
+      const r = await this.#call({ t: "finish", durable });
+      return { digest: r.digest!, size: r.size };
+    } finally {
+      this.#closed = true;
+      this.#worker.terminate();
+    }
   }
 
   async close(): Promise<void> {
@@ -490,6 +496,36 @@ function removeQuiet(path: string): void {
   try {
     Deno.removeSync(path);
   } catch { /* not there */ }
+}
+
+/**
+ * Reads a body in large pieces: a BYOB reader into a 1 MiB landing buffer gets ~400 KiB per read
+ * where the default reader gets 64 KiB chunks. The caller copies out of the landing buffer, so a
+ * read that fails (a cut) loses nothing already received, as it would if the batch buffer itself
+ * had been handed to the reader. Bodies that are not byte streams use the default reader.
+ */
+function bodyReader(body: ReadableStream<Uint8Array>): {
+  next(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(): Promise<void>;
+} {
+  let byob: ReadableStreamBYOBReader | null = null;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch { /* not a byte stream */ }
+  if (!byob) {
+    const plain = body.getReader();
+    return { next: () => plain.read(), cancel: () => plain.cancel().catch(() => {}) };
+  }
+  const reader = byob;
+  let land = new Uint8Array(LANDING);
+  return {
+    async next() {
+      const r = await reader.read(land);
+      if (r.value) land = new Uint8Array(r.value.buffer); // the same memory, handed back
+      return r;
+    },
+    cancel: () => reader.cancel().catch(() => {}),
+  };
 }
 
 /** `bytes START-END/TOTAL` (TOTAL may be `*`); `null` when malformed. */
@@ -645,6 +681,8 @@ class Download {
           `"${url}" sent the whole of "${this.name}" instead of the rest (it ignores Range, or the file changed); restarting from zero`,
         );
       }
+      // With our own Accept-Encoding, fetch never decodes: a body a server gzips anyway is kept
+      // as sent, as `curl -o` does, and Content-Length is its length (a pinned digest catches it).
       const len = res.headers.get("content-length");
       total = len !== null && /^\d+$/.test(len) ? Number(len) : null;
     }
@@ -694,8 +732,7 @@ class Download {
         ? { kind: "retry", error: "empty body" }
         : { kind: "complete" };
     }
-    const reader = res.body.getReader({ mode: "byob" });
-    let land = new Uint8Array(LANDING);
+    const read = bodyReader(res.body);
     let batch: Uint8Array | null = null;
     let fill = 0;
     let last = performance.now();
@@ -715,8 +752,7 @@ class Download {
     try {
       batch = await sink.take();
       for (;;) {
-        const { done, value } = await reader.read(land);
-        if (value) land = new Uint8Array(value.buffer);
+        const { done, value } = await read.next();
         if (done || !value) {
           ended = true;
           break;
@@ -752,7 +788,7 @@ class Download {
     } finally {
       clearTimeout(idle);
       if (batch) sink.push(batch, fill);
-      if (!ended) await reader.cancel().catch(() => {});
+      if (!ended) await read.cancel();
     }
     await sink.settle(); // a failed write throws a SinkError: no retry can help
     this.offset = sink.size;
@@ -815,6 +851,10 @@ class Download {
       await this.discard();
     }
     for (const [i, url] of o.urls.entries()) {
+      if (!/^https?:$/.test(URL.parse(url)?.protocol ?? "")) {
+        tried.push(`"${url}" (not an http or https URL)`);
+        continue;
+      }
       if (i > 0) this.#log(`Trying mirror "${url}" for "${this.name}"`);
       let failures = 0;
       let restarts = 0;

@@ -22,7 +22,7 @@
 import { replaceFileAtomic } from "../engine/durable.ts";
 import { type Failure, failure } from "../engine/failure.ts";
 import { hashFile } from "../engine/hash.ts";
-import { join } from "../engine/path.ts";
+import { dirname, join } from "../engine/path.ts";
 import { type FileStat, statFile } from "../engine/stat.ts";
 import { defaultCacheDir } from "../engine/store.ts";
 import { abortableSleep, fetchFile, type FetchOptions } from "./fetch.ts";
@@ -263,8 +263,7 @@ export async function ensureIso(req: IsoRequest): Promise<CachedIso | Failure> {
  */
 export function linkIsoInto(iso: CachedIso | string, dest: string): "link" | "copy" {
   const blob = typeof iso === "string" ? iso : iso.path;
-  const parent = dest.slice(0, dest.lastIndexOf("/"));
-  if (parent) Deno.mkdirSync(parent, { recursive: true });
+  Deno.mkdirSync(dirname(dest), { recursive: true });
   removeQuiet(dest);
   try {
     Deno.linkSync(blob, dest);

@@ -37,6 +37,8 @@ export interface Fault {
   readonly ignoreRange?: boolean;
   /** Wait this long before sending the status line and headers. */
   readonly headerDelayMs?: number;
+  /** Send the whole file gzip-encoded, whatever `Accept-Encoding` says, as misconfigured servers do. */
+  readonly gzip?: boolean;
 }
 
 /** What the mirror saw and did for one request. */
@@ -292,6 +294,18 @@ export function startMirror(root: string, o: MirrorOptions = {}): Promise<HttpMi
         [start, length, status] = [r[0], r[1] - r[0] + 1, 206];
         headers["content-range"] = `bytes ${r[0]}-${r[1]}/${st.size}`;
       }
+    }
+    if (fault?.gzip) {
+      const gz = new Response(file.readable.pipeThrough(new CompressionStream("gzip")));
+      const bytes = new Uint8Array(await gz.arrayBuffer());
+      rec.status = 200;
+      rec.bytesSent = bytes.length;
+      rec.completed = true;
+      delete headers["content-range"];
+      return new Response(bytes, {
+        status: 200,
+        headers: { ...headers, "content-encoding": "gzip", "content-length": String(bytes.length) },
+      });
     }
     headers["content-length"] = String(length);
     rec.status = status;

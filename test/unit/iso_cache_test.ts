@@ -118,6 +118,21 @@ Deno.test("ensureIso() downloads once for two concurrent callers", async () => {
   });
 });
 
+Deno.test("ensureIso() stops waiting for another caller's download when aborted", async () => {
+  await withCache(1_000_000, async ({ m, req }) => {
+    m.fault("/d/demo.iso", { stallAfter: 200_000, stallMs: 30_000 }); // until released below
+    const first = ensureIso(req);
+    while (m.requests.length === 0) await new Promise((r) => setTimeout(r, 5)); // it holds the lock
+    const ac = new AbortController();
+    const second = await ensureIso({ ...req, signal: ac.signal, onWait: () => ac.abort() });
+    assert.equal("reason" in second && second.reason, "interrupted");
+    assert.ok("reason" in second && second.message.includes('"demo.iso"'), JSON.stringify(second));
+    while (m.releaseStalls() === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(hit(await first).downloadedFrom, req.urls[0]);
+    assert.equal(m.requests.length, 1);
+  });
+});
+
 Deno.test("ensureIso() in another process waits for this one's download instead of repeating it", async () => {
   await withCache(1_000_000, async ({ m, cache, ws, req }) => {
     m.fault("/d/demo.iso", { stallAfter: 200_000, stallMs: 30_000 }); // until released below
@@ -239,6 +254,16 @@ Deno.test("linkIsoInto() hard-links the blob, replacing what was at the destinat
     assert.equal(linkIsoInto(iso.path, `${ws}/deep/dir/demo.iso`), "link");
     assert.equal(fileDigest(`${ws}/deep/dir/demo.iso`), sha256(data));
     assert.equal(fileDigest(iso.path), sha256(data), "the blob was not written through");
+    const cwd = Deno.cwd();
+    try {
+      Deno.chdir(ws);
+      assert.equal(linkIsoInto(iso, "here.iso"), "link"); // a bare relative name
+    } finally {
+      Deno.chdir(cwd);
+    }
+    assert.equal(fileDigest(`${ws}/here.iso`), sha256(data));
+    const names = [...Deno.readDirSync(ws)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["deep", "demo.iso", "here.iso", "out"], "no stray folder");
   });
 });
 

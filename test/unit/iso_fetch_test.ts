@@ -136,6 +136,21 @@ for (const [mode, offThreadBytes] of [["inline", 1 << 30], ["worker", 1]] as con
   });
 }
 
+for (const [mode, offThreadBytes] of [["inline", 1 << 30], ["worker", 1]] as const) {
+  Deno.test(`fetchFile() stops with iso-fetch-failed when the disk is full (${mode})`, async () => {
+    const data = randomBytes(20_000_000);
+    await withMirror({ "a.iso": data }, async (m, out) => {
+      Deno.symlinkSync("/dev/full", `${out}/a.iso.partial`); // every write fails with ENOSPC
+      const { opts, delays } = quick([m.url("a.iso")], `${out}/a.iso`, { offThreadBytes });
+      const f = failed(await fetchFile(opts));
+      assert.equal(f.reason, "iso-fetch-failed");
+      assert.match(f.message, /^Could not write ".*a\.iso\.partial": No space left on device/);
+      assert.equal(m.requests.length, 1, "a full disk is not the mirror's fault: no retry");
+      assert.equal(delays.length, 0);
+    });
+  });
+}
+
 Deno.test("fetchFile() restarts from zero when the server ignores Range", async () => {
   const data = randomBytes(2_000_000);
   await withMirror({ "a.iso": data }, async (m, out) => {
@@ -190,6 +205,21 @@ Deno.test("fetchFile() keeps going on a link that drops often but makes progress
     const ranges = m.requestsFor("/a.iso").map((q) => q.range);
     assert.deepEqual(ranges, [null, ...[1, 2, 3, 4, 5].map((i) => `bytes=${i * 150_000}-`)]);
     assert.deepEqual(delays, [500, 500, 500, 500, 500], "the backoff restarts after progress");
+  });
+});
+
+Deno.test("fetchFile() keeps a body gzipped against Accept-Encoding as sent, like curl -o", async () => {
+  const data = new TextEncoder().encode("kiln ".repeat(200_000)); // compresses well
+  await withMirror({ "a.iso": data }, async (m, out) => {
+    m.fault("/a.iso", { gzip: true });
+    const { opts } = quick([m.url("a.iso")], `${out}/a.iso`);
+    const r = ok(await fetchFile(opts));
+    assert.equal(r.size, m.requests[0].bytesSent);
+    assert.ok(r.size < data.length / 10);
+    const decoded = new Response(
+      (await Deno.open(`${out}/a.iso`)).readable.pipeThrough(new DecompressionStream("gzip")),
+    );
+    assert.equal(sha256(new Uint8Array(await decoded.arrayBuffer())), sha256(data));
   });
 });
 
@@ -249,9 +279,17 @@ Deno.test("fetchFile() waits at least as long as Retry-After says", async () => 
 Deno.test("fetchFile() gives up with iso-fetch-failed naming every URL tried", async () => {
   await withMirror({}, async (m, out) => {
     m.fault("/b.iso", { status: 500, times: 10 });
-    const { opts } = quick([m.url("a.iso"), m.url("b.iso")], `${out}/a.iso`, { retries: 1 });
+    const urls = ["ftp://example.invalid/a.iso", m.url("a.iso"), m.url("b.iso")];
+    const { opts, delays } = quick(urls, `${out}/a.iso`, { retries: 1 });
     const f = failed(await fetchFile(opts));
     assert.equal(f.reason, "iso-fetch-failed");
+    assert.ok(
+      f.message.startsWith(
+        `Could not download "a.iso" from "ftp://example.invalid/a.iso" (not an http or https URL), `,
+      ),
+      f.message,
+    );
+    assert.deepEqual(delays.length, 1, "only the 500 was retried");
     assert.ok(f.message.includes(`"${m.url("a.iso")}" (not found, HTTP 404)`), f.message);
     assert.ok(f.message.includes(`"${m.url("b.iso")}" (HTTP 500; 2 attempts)`), f.message);
     assert.ok(!f.message.includes("\n") && !f.message.endsWith("."));
