@@ -99,7 +99,8 @@ export async function planTask(task: Task, x: ExecutorContext): Promise<TaskPlan
   const reasons = rec && rec.fp === f.json
     ? [rec.outputs ? "outputs missing or modified" : "last run failed"]
     : diffFingerprints(parseFp(rec?.fp), f.fp);
-  const key = await sha256(f.json);
+  // The last run's key when its fingerprint is this one (a restore after deleted outputs).
+  const key = rec && rec.fp === f.json && rec.key ? rec.key : await sha256(f.json);
   const entry = await x.store.getEntry(key);
   return {
     decision: entry ? "restore" : "run",

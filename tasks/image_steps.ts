@@ -121,8 +121,13 @@ export function packerTask(d: DistroEntry, size: VmSize): Task {
           shutdown_timeout: size.shutdownTimeout,
         },
         logPath: join(logs, `image-${d.id}-packer.log`),
+        // packer's own words go to the task's log (the machine-readable form is in logPath);
+        // its current step shows next to the task in the live view.
         onEvent: (e) => {
-          if (e.kind === "step" || e.kind === "error") ctx.log(`packer: ${e.text}`);
+          if (e.kind === "step") ctx.progress(e.text);
+          if (e.kind === "step" || e.kind === "message" || e.kind === "error") {
+            ctx.log(`packer: ${e.text}`);
+          }
         },
         signal: ctx.signal,
       });
