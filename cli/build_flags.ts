@@ -37,7 +37,7 @@ export const BUILD_OPTIONS: readonly BuildOptionSpec[] = [
     long: "--jobs",
     key: "jobs",
     value: "n",
-    help: "actions run at once (default: number of cores)",
+    help: "commands run at once (default: number of cores)",
   },
   { short: "-k", long: "--keep-going", key: "keepGoing", help: "keep building after a failure" },
   {

@@ -36,7 +36,7 @@ function listNames(dir: string): Set<string> {
 /** Options for {@link runBuild} and {@link planBuild}. */
 export interface BuildOptions {
   readonly targets: readonly string[];
-  /** Actions running at once (`-j`). */
+  /** Processes running at once (`-j`); a runner that queues may admit more actions (see `ProcessRunner.prepare`). */
   readonly jobs: number;
   readonly keepGoing: boolean;
   readonly store: CacheStore;

@@ -15,7 +15,8 @@ import { join, kilnDir } from "./path.ts";
 const O_RDWR = 2, O_CREAT = 0o100, O_CLOEXEC = 0o2000000;
 const LOCK_EX = 2, LOCK_NB = 4;
 
-function holderOf(path: string): string {
+/** Who holds the lock file at `path`, from the pid its holder wrote into it, for messages. */
+export function lockHolder(path: string): string {
   try {
     const pid = Deno.readTextFileSync(path).trim();
     return pid ? `kiln process ${pid}` : "another kiln process";
@@ -36,7 +37,7 @@ export async function lockWorkspace(
   const fd = libc ? libc.open(cString(path), O_RDWR | O_CREAT | O_CLOEXEC, 0o644) : -1;
   if (libc && fd >= 0) {
     if (libc.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
-      onWait(holderOf(path));
+      onWait(lockHolder(path));
       await libc.flockWait(fd, LOCK_EX);
     }
     Deno.writeTextFileSync(path, String(Deno.pid));
@@ -51,7 +52,7 @@ export async function lockWorkspace(
   ]);
   clearTimeout(timer);
   if (!quick) {
-    onWait(holderOf(path));
+    onWait(lockHolder(path));
     await locked;
   }
   Deno.writeTextFileSync(path, String(Deno.pid));

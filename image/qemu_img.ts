@@ -25,7 +25,7 @@ export async function qemuImg(
   bin: string,
   args: string[],
   signal?: AbortSignal,
-): Promise<{ ok: boolean; stdout: string; stderr: string } | Failure> {
+): Promise<{ ok: boolean; code: number; stdout: string; stderr: string } | Failure> {
   try {
     const out = await new Deno.Command(bin, {
       args,
@@ -35,7 +35,12 @@ export async function qemuImg(
       signal,
     }).output();
     const d = new TextDecoder();
-    return { ok: out.success, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+    return {
+      ok: out.success,
+      code: out.code,
+      stdout: d.decode(out.stdout),
+      stderr: d.decode(out.stderr),
+    };
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       return failure(

@@ -20,6 +20,7 @@
 import { type Failure, failure } from "../engine/failure.ts";
 import { which } from "../engine/tools.ts";
 import { type Accelerator, bootUntilMarker, type DirectBoot, qemuArgv } from "./boot.ts";
+import { qemuImg as runQemuImg } from "./qemu_img.ts";
 
 export {
   type Accelerator,
@@ -62,20 +63,18 @@ export async function checkImage(
       `Tool "qemu-img" is not installed: install the Debian package "qemu-utils"`,
     );
   }
-  const r = await new Deno.Command(qemuImg, {
-    args: ["check", "-f", "qcow2", "--output=json", image],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: opts.signal,
-  }).output();
+  const r = await runQemuImg(
+    qemuImg,
+    ["check", "-f", "qcow2", "--output=json", image],
+    opts.signal,
+  );
   if (opts.signal?.aborted) {
     return failure("interrupted", `Check of image "${image}" was interrupted`);
   }
-  const dec = new TextDecoder();
+  if ("reason" in r) return r;
   let json: Record<string, unknown> = {};
   try {
-    json = JSON.parse(dec.decode(r.stdout));
+    json = JSON.parse(r.stdout);
   } catch { /* no report: the check did not complete */ }
   const check: ImageCheck = {
     format: String(json["format"] ?? "unknown"),
@@ -85,7 +84,7 @@ export async function checkImage(
   };
   // Exit 0: clean; 3: leaked clusters only. 1: not checked (not a qcow2); 2: corrupt.
   if (check.corruptions > 0 || check.checkErrors > 0 || (r.code !== 0 && r.code !== 3)) {
-    const lines = dec.decode(r.stderr).trim().split("\n");
+    const lines = r.stderr.trim().split("\n");
     const said = lines.find((l) => l.startsWith("ERROR")) ?? lines.at(-1) ?? "";
     return failure(
       "image-corrupt",

@@ -22,6 +22,7 @@
 import { replaceFileAtomic } from "../engine/durable.ts";
 import { type Failure, failure } from "../engine/failure.ts";
 import { hashFile } from "../engine/hash.ts";
+import { lockHolder } from "../engine/lock.ts";
 import { dirname, join } from "../engine/path.ts";
 import { type FileStat, statFile } from "../engine/stat.ts";
 import { defaultCacheDir } from "../engine/store.ts";
@@ -166,15 +167,6 @@ async function lockFile(
   return f;
 }
 
-function holderOf(lockPath: string): string {
-  try {
-    const pid = Deno.readTextFileSync(lockPath).trim();
-    return pid ? `kiln process ${pid}` : "another kiln process";
-  } catch {
-    return "another kiln process";
-  }
-}
-
 /** Moves a verified download into place as blob `sha256`, sealed, and records it in the index. */
 function publish(dir: string, tmp: string, name: string, sha256: string, url: string): CachedIso {
   const blob = isoBlobPath(dir, sha256);
@@ -225,7 +217,7 @@ export async function ensureIso(req: IsoRequest): Promise<CachedIso | Failure> {
   const key = want ? `${safeName(req.name)}-${want.slice(0, 16)}` : safeName(req.name);
   const lockPath = join(dir, "locks", `${key}.lock`);
   const lock = await lockFile(lockPath, req.signal, () => {
-    req.onWait?.(`Waiting for ${holderOf(lockPath)}, which is downloading "${req.name}"`);
+    req.onWait?.(`Waiting for ${lockHolder(lockPath)}, which is downloading "${req.name}"`);
   });
   if (!lock) {
     return failure("interrupted", `Waiting for the download of "${req.name}" was interrupted`);

@@ -132,6 +132,51 @@ async function trustedText(
 }
 
 /**
+ * What a checksum file lists for an ISO, its signature checked: a {@link VerifiedIso} before any
+ * file was compared with it.
+ */
+export type TrustedChecksum = VerifiedIso;
+
+/**
+ * The first half of {@link verifyIso}: checks the checksum file's signature against the pins
+ * and returns what it lists for `input.isoName`. A pipeline can then fetch the ISO by a digest it
+ * already trusts. Fails with `iso-signature-invalid`, `iso-key-unpinned` or
+ * `iso-checksum-missing`.
+ */
+export async function trustedChecksum(
+  input: Omit<VerifyIsoInput, "isoPath" | "isoDigest">,
+): Promise<TrustedChecksum | Failure> {
+  const label = input.checksumName
+    ? `Checksum file ${JSON.stringify(input.checksumName)}`
+    : "The checksum file";
+  const trusted = await trustedText(input, label);
+  if ("reason" in trusted) return trusted;
+
+  const entries = parseChecksums(trusted.text, input.checksumFormat ?? "auto", {
+    name: input.checksumName,
+  });
+  if ("reason" in entries) return entries;
+  const algorithm = input.algorithm;
+  const entry = findChecksum(entries, input.isoName, algorithm);
+  if (!entry) {
+    const what = algorithm ? `a ${algorithm.toUpperCase()} checksum for` : "";
+    return failure(
+      CHECKSUM_MISSING,
+      `${label} does not list ${what ? `${what} ` : ""}${
+        JSON.stringify(input.isoName)
+      }; check the ISO file name in iso/catalog.yaml against the checksum file`,
+    );
+  }
+  return {
+    algorithm: entry.algorithm,
+    digest: entry.digest,
+    ...(entry.algorithm === "sha256" ? { sha256: entry.digest } : {}),
+    signer: trusted.signer?.signer ?? null,
+    signingKey: trusted.signer?.signingKey ?? null,
+  };
+}
+
+/**
  * Verifies an ISO against its distro's signed checksum file (see the module doc for the order
  * and the four failures). Throws only on a misuse: neither or both of `isoPath` and `isoDigest`.
  *
@@ -159,47 +204,22 @@ export async function verifyIso(input: VerifyIsoInput): Promise<VerifiedIso | Fa
   if (given !== undefined && !/^[0-9a-f]+$/.test(given)) {
     throw new Error(`verifyIso: isoDigest is not hex: ${JSON.stringify(input.isoDigest)}`);
   }
-  const label = input.checksumName
-    ? `Checksum file ${JSON.stringify(input.checksumName)}`
-    : "The checksum file";
-  const trusted = await trustedText(input, label);
-  if ("reason" in trusted) return trusted;
-
-  const entries = parseChecksums(trusted.text, input.checksumFormat ?? "auto", {
-    name: input.checksumName,
-  });
-  if ("reason" in entries) return entries;
-  const entry = findChecksum(entries, input.isoName, algorithm);
-  if (!entry) {
-    const what = algorithm ? `a ${algorithm.toUpperCase()} checksum for` : "";
-    return failure(
-      CHECKSUM_MISSING,
-      `${label} does not list ${what ? `${what} ` : ""}${
-        JSON.stringify(input.isoName)
-      }; check the ISO file name in iso/catalog.yaml against the checksum file`,
-    );
-  }
-
+  const listed = await trustedChecksum({ ...input, algorithm });
+  if ("reason" in listed) return listed;
   const actual = given !== undefined
     ? given
-    : (await hashFile(input.isoPath!, entry.algorithm)).digest;
-  if (actual !== entry.digest) {
+    : (await hashFile(input.isoPath!, listed.algorithm)).digest;
+  if (actual !== listed.digest) {
     return failure(
       CHECKSUM_MISMATCH,
-      `ISO ${JSON.stringify(input.isoName)} does not match its checksum (${entry.algorithm} ${
+      `ISO ${JSON.stringify(input.isoName)} does not match its checksum (${listed.algorithm} ${
         actual.slice(0, 16)
       }..., listed ${
-        entry.digest.slice(0, 16)
+        listed.digest.slice(0, 16)
       }...); delete it from the ISO cache and fetch it again`,
     );
   }
-  return {
-    algorithm: entry.algorithm,
-    digest: entry.digest,
-    ...(entry.algorithm === "sha256" ? { sha256: entry.digest } : {}),
-    signer: trusted.signer?.signer ?? null,
-    signingKey: trusted.signer?.signingKey ?? null,
-  };
+  return listed;
 }
 
 /** The files fetched for a catalog distro (see {@link verifyDistroIso}). */
@@ -233,6 +253,29 @@ export async function verifyDistroIso(
   distro: ResolvedDistro,
   files: FetchedIsoFiles,
 ): Promise<VerifiedIso | Failure> {
+  const input = distroInput(distro, files);
+  if ("reason" in input) return input;
+  return await verifyIso({ ...input, isoPath: files.isoPath, isoDigest: files.isoDigest });
+}
+
+/**
+ * {@link trustedChecksum} for a resolved catalog entry: what its signed checksum file lists for
+ * its ISO, before the ISO is fetched.
+ */
+export async function trustedDistroChecksum(
+  distro: ResolvedDistro,
+  files: Omit<FetchedIsoFiles, "isoPath" | "isoDigest">,
+): Promise<TrustedChecksum | Failure> {
+  const input = distroInput(distro, files);
+  if ("reason" in input) return input;
+  return await trustedChecksum(input);
+}
+
+/** The catalog's names, formats, signature kind and pins around what was fetched. */
+function distroInput(
+  distro: ResolvedDistro,
+  files: Omit<FetchedIsoFiles, "isoPath" | "isoDigest">,
+): Omit<VerifyIsoInput, "isoPath" | "isoDigest"> | Failure {
   const sig = distro.signature;
   let signature: SignatureInput;
   if (sig.kind === "detached") {
@@ -247,10 +290,8 @@ export async function verifyDistroIso(
     }
     signature = { kind: "detached", data: files.signature, encoding: sig.encoding, name };
   } else signature = { kind: sig.kind };
-  return await verifyIso({
+  return {
     isoName: distro.iso.file,
-    isoPath: files.isoPath,
-    isoDigest: files.isoDigest,
     algorithm: distro.checksum.algorithm,
     checksumText: files.checksum,
     checksumName: distro.checksum.file,
@@ -258,5 +299,5 @@ export async function verifyDistroIso(
     signature,
     keys: files.keys,
     pinned: distro.pinned,
-  });
+  };
 }

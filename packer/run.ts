@@ -19,7 +19,7 @@ import { type Failure, failure } from "../engine/failure.ts";
 import { defaultCacheDir } from "../engine/store.ts";
 import { which } from "../engine/tools.ts";
 import { MachineReadableParser, type PackerEvent } from "./machine_readable.ts";
-import { type PackerVersion, parsePackerVersion } from "./version.ts";
+import { detectPackerVersion, type PackerVersion } from "./version.ts";
 
 /** Template variables (the contract in `templates.ts`); values are passed with `-var`. */
 export type PackerVars = Readonly<Record<string, string | number | boolean>> & {
@@ -29,7 +29,7 @@ export type PackerVars = Readonly<Record<string, string | number | boolean>> & {
 
 /** Options of {@link runPackerBuild}. */
 export interface PackerBuildOptions {
-  /** A template file (`packer/<id>/template.pkr.hcl`) or a folder of `.pkr.hcl` files. */
+  /** A folder of `.pkr.hcl` files, as `prepareTemplate` (templates.ts) makes it, or one file. */
   readonly template: string;
   readonly vars: PackerVars;
   /** Where packer's complete machine-readable output is written (replaced, kept after). */
@@ -80,7 +80,7 @@ function packerEnv(cacheDir: string): Record<string, string> {
  * @example
  * ```ts
  * const r = await runPackerBuild({
- *   template: "packer/demo/template.pkr.hcl",
+ *   template: prepared.dir, // prepareTemplate("demo", ...): the template + packer/variables.pkr.hcl
  *   vars: { iso_url: "/w/demo.iso", iso_checksum: `sha256:${sha}`, output_directory: "/w/out",
  *     vm_name: "demo.qcow2", accelerator: "tcg", serial_log: "/w/serial.log" },
  *   logPath: "/w/packer.log",
@@ -238,9 +238,9 @@ function alive(pid: number): boolean {
 }
 
 /**
- * The installed packer's version, from `packer version` (`Packer v1.6.6`), parsed by
- * `version.ts`. Fails with `tool-missing` when packer cannot be started, `packer-failed` when it
- * prints no version.
+ * The installed packer's version (see `detectPackerVersion` in `version.ts`, which also refuses a
+ * packer older than 1.6.6), for the packer on PATH or `opts.packer`. Fails with `tool-missing`
+ * when packer cannot be found.
  *
  * @example
  * ```ts
@@ -248,28 +248,9 @@ function alive(pid: number): boolean {
  * ```
  */
 export async function packerVersion(
-  opts: { packer?: string; signal?: AbortSignal } = {},
+  opts: { packer?: string } = {},
 ): Promise<PackerVersion | Failure> {
   const packer = findPacker(opts.packer);
   if (typeof packer !== "string") return packer;
-  const r = await new Deno.Command(packer, {
-    args: ["version"],
-    env: packerEnv(`${defaultCacheDir()}/packer`),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: opts.signal,
-  }).output();
-  if (opts.signal?.aborted) {
-    return failure("interrupted", `Packer "${packer}" version query was interrupted`);
-  }
-  const text = new TextDecoder().decode(r.stdout);
-  const v = r.success ? parsePackerVersion(text) : null;
-  if (v) return v;
-  const said = oneLine(text || new TextDecoder().decode(r.stderr), 200);
-  return failure(
-    "packer-failed",
-    `Packer "${packer}" printed no version ("${said}"): check the installation`,
-  );
+  return await detectPackerVersion(packer);
 }

@@ -1,6 +1,6 @@
 /**
- * The variable contract of kiln's packer templates: the input variables every template declares
- * ({@link TEMPLATE_VARIABLES}), the checked `-var` arguments kiln passes for them
+ * The variable contract of kiln's packer templates: the input variables every template takes,
+ * declared once in `packer/variables.pkr.hcl` ({@link TEMPLATE_VARIABLES}), the checked `-var` arguments kiln passes for them
  * ({@link templateVars}), and reading which variables a template declares. Kept apart from
  * `templates.ts` (locating, copying and validating templates) because the demo template and the
  * packer runner follow this contract too.
@@ -35,7 +35,7 @@ export type TemplateVariable = typeof TEMPLATE_VARIABLES[number];
 /** QEMU accelerators the templates accept. */
 export type Accelerator = "kvm" | "tcg" | "hvf";
 
-/** Values for a template's variables; see the comments in each `template.pkr.hcl`. */
+/** Values for a template's variables; see the descriptions in `packer/variables.pkr.hcl`. */
 export interface TemplateVarsOptions {
   /** A local path or URL of the ISO. */
   readonly isoUrl: string;

@@ -4,8 +4,9 @@
  *
  * A template is a folder `packer/<id>/` holding `template.pkr.hcl` and an `http/` folder that
  * packer serves to the installer (autoinstall seed or kickstart). Templates carry no `packer {}`
- * block (packer 1.6 rejects `required_plugins`, packer 1.10 requires it): {@link prepareTemplate}
- * copies the folder into a fresh work folder and adds `plugins.pkr.hcl` when the version needs it
+ * block (packer 1.6 rejects `required_plugins`, packer 1.10 requires it) and no variable blocks
+ * (declared once, in `packer/variables.pkr.hcl`): {@link prepareTemplate} copies the folder into a
+ * fresh work folder with the variables file and adds `plugins.pkr.hcl` when the version needs it
  * (see `version.ts`).
  *
  * The variables a template takes, and the arguments that set them, are `template_vars.ts`.
@@ -58,8 +59,8 @@ function walkFiles(abs: string, rel: string, out: string[]): void {
 }
 
 /**
- * Root-relative paths of the files that make up template `id` (the `.pkr.hcl` files and every
- * file under `http/`), sorted: a build task lists them in `inputs`, so editing a kickstart
+ * Root-relative paths of the files in template `id`'s folder (the `.pkr.hcl` files and every
+ * file under `http/`; the shared {@link variablesFile} comes on top), sorted: a build task lists them in `inputs`, so editing a kickstart
  * rebuilds the image. The `plugins.pkr.hcl` that {@link prepareTemplate} may add depends only on
  * the packer version, which the task declares as a tool (`packer version`).
  *
@@ -74,6 +75,11 @@ export function templateDigestInputs(id: string, root = REPO_ROOT): string[] {
   const out: string[] = [];
   walkFiles(templateDir(id, root), `packer/${id}`, out);
   return out.sort();
+}
+
+/** The file declaring the template variable contract, shared by every template. */
+export function variablesFile(root = REPO_ROOT): string {
+  return `${root}/packer/variables.pkr.hcl`;
 }
 
 /** A template copied into a work folder, ready for one packer version. */
@@ -98,7 +104,8 @@ async function copyTree(from: string, to: string): Promise<void> {
 
 /**
  * Copies template `id` into `workDir` (replacing whatever is there: the folder is the caller's
- * scratch space) and adds what `plan` needs. The copy is assembled beside `workDir` and renamed
+ * scratch space) with the shared `packer/variables.pkr.hcl` (the variable contract, declared
+ * once) beside it, and adds what `plan` needs. The copy is assembled beside `workDir` and renamed
  * into place, so a failure leaves no half-prepared folder. A copy rather than links: packer
  * resolves `path.root` (the `http/` folder) from the folder it is given.
  *
@@ -119,6 +126,7 @@ export async function prepareTemplate(
   const tmp = `${workDir}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
     await copyTree(source, tmp);
+    await Deno.copyFile(variablesFile(opts.root), `${tmp}/variables.pkr.hcl`);
     if (plan.requiredPlugins) await Deno.writeTextFile(`${tmp}/plugins.pkr.hcl`, pluginsHcl());
     await Deno.remove(workDir, { recursive: true }).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;

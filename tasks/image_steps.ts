@@ -70,7 +70,7 @@ export function packerTask(d: DistroEntry, size: VmSize): Task {
     description: `Install ${d.name} with packer (qemu)`,
     deps: [`iso:${d.id}:verify`, HOST_PROBE],
     // The template folder in the workspace: editing a kickstart rebuilds the image.
-    inputs: [`packer/${d.id}/**`],
+    inputs: [`packer/${d.id}/**`, "packer/variables.pkr.hcl"],
     params: { ...size, validateTimeoutMs: null, v: 1 },
     tools: [{ name: "packer", args: ["version"] }, { name: "qemu-system-x86_64" }],
     outputs: [image, record],
@@ -95,7 +95,7 @@ export function packerTask(d: DistroEntry, size: VmSize): Task {
       if ("reason" in accel) return accel;
       const probeMs = accel.fromCache ? 0 : performance.now() - probeStart;
       if (accel.slowdown) ctx.log(`accelerator: ${accel.accelerator} (${accel.slowdown})`);
-      const version = await packerVersion({ signal: ctx.signal });
+      const version = await packerVersion();
       if ("reason" in version) return version;
       const tmp = ctx.env.TMPDIR;
       const prepared = await prepareTemplate(d.id, join(tmp, `packer-${d.id}`), planFor(version), {

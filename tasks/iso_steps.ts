@@ -18,8 +18,7 @@
 import { failure } from "../engine/failure.ts";
 import { join } from "../engine/path.ts";
 import { fn, type Task } from "../engine/task.ts";
-import { type DistroEntry, type ResolvedDistro, resolveDistro } from "../iso/catalog.ts";
-import { findChecksum, parseChecksums } from "../iso/checksums.ts";
+import { type DistroEntry, resolveDistro } from "../iso/catalog.ts";
 import { isoBlobPath, isoCacheDir } from "../iso/iso_cache.ts";
 import { DEMO_FINGERPRINT, DEMO_MIRROR } from "./demo_source.ts";
 
@@ -57,26 +56,6 @@ export function isoCachePath(sha256: string): string | null {
   }
 }
 
-/**
- * The ISO's digest as the checksum file lists it, read before the signature is checked; the
- * caller then has `verifyDistroIso` confirm that the signed text lists exactly this digest (text
- * outside a clearsigned block, say, makes that fail).
- */
-function unverifiedDigest(text: string, d: ResolvedDistro): string | undefined {
-  let body = text;
-  if (text.includes("-----BEGIN PGP SIGNED MESSAGE-----")) {
-    const m =
-      /-----BEGIN PGP SIGNED MESSAGE-----\r?\n(?:[^\n]+\r?\n)*\r?\n([\s\S]*?)\r?\n-----BEGIN PGP SIGNATURE-----/
-        .exec(text);
-    if (!m) return undefined;
-    body = m[1].split("\n").map((l) => l.replace(/^- /, "")).join("\n");
-  }
-  const entries = parseChecksums(body, d.checksum.format);
-  if (!Array.isArray(entries)) return undefined;
-  const e = findChecksum(entries, d.iso.file, "sha256");
-  return e?.digest;
-}
-
 /** The demo's run-time pin: the throwaway key's fingerprint, as `demo:key` wrote it. */
 async function demoPins(path: string): Promise<Record<string, string[]>> {
   return { "demo-key": [(await Deno.readTextFile(path)).trim()] };
@@ -105,7 +84,7 @@ export function fetchTask(d: DistroEntry): Task {
       const { fetchFile } = await import("../iso/fetch.ts");
       const { ensureIso } = await import("../iso/iso_cache.ts");
       const { formatProgressLine, RateMeter } = await import("../iso/progress.ts");
-      const { verifyDistroIso } = await import("../iso/verify.ts");
+      const { trustedDistroChecksum } = await import("../iso/verify.ts");
       const mirror = demo ? serveMirror(ctx.path(DEMO_MIRROR)) : null;
       try {
         const distro = resolveDistro(
@@ -143,9 +122,7 @@ export function fetchTask(d: DistroEntry): Task {
         // Authenticate the checksum file before anything is downloaded on its word: a bad or
         // unpinned signature, or a checksum file without the ISO, fails here and caches nothing.
         const read = (name: string) => Deno.readFile(join(out, name));
-        const listed = unverifiedDigest(await Deno.readTextFile(sums.path), distro);
-        const trusted = await verifyDistroIso(distro, {
-          isoDigest: listed ?? "0".repeat(64),
+        const trusted = await trustedDistroChecksum(distro, {
           checksum: await read(distro.checksum.file),
           signature: signature ? await read(signature) : undefined,
           keys: await Promise.all(keys.map(async (k) => ({ name: k, data: await read(k) }))),

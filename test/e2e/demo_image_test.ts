@@ -22,10 +22,17 @@ import {
 } from "../../iso/demo/initramfs.ts";
 import type { PackerEvent } from "../../packer/machine_readable.ts";
 import { type PackerVars, packerVersion, runPackerBuild } from "../../packer/run.ts";
+import { prepareTemplate } from "../../packer/templates.ts";
+import { planFor } from "../../packer/version.ts";
 import { strayVmProcesses } from "../rig/vm_processes.ts";
-import { makeTmp, removeTree, REPO } from "../rig/workspace.ts";
+import { makeTmp, removeTree } from "../rig/workspace.ts";
 
-const TEMPLATE = `${REPO}/packer/demo/template.pkr.hcl`;
+/** packer/demo prepared as the pipeline prepares it: the template with the shared variables. */
+async function demoTemplate(dir: string): Promise<string> {
+  const version = await packerVersion();
+  if ("reason" in version) throw new Error(version.message);
+  return (await prepareTemplate("demo", `${dir}/template`, planFor(version))).dir;
+}
 
 /** What the run printed, for a report of where the time goes. */
 const timings: string[] = [];
@@ -67,6 +74,7 @@ function children(dir: string): string[] {
 
 Deno.test("the demo image pipeline builds, installs and validates an image, and catches bad ones", async (t) => {
   const dir = await makeTmp("demo-image-");
+  const TEMPLATE = await demoTemplate(dir);
   const marker = `e2e-${crypto.randomUUID().slice(0, 8)}`;
   try {
     const kernel = ok(findHostKernel());

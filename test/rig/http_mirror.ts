@@ -5,7 +5,8 @@
  * delay the headers). Every request is logged with what was sent, so tests can check that a
  * download resumed with a Range request or never touched the network.
  *
- * Used by the fetch and ISO cache tests, and by the demo distro's mirror in end-to-end runs.
+ * Used by the fetch and ISO cache tests and the pipeline's end-to-end tests (the demo distro itself
+ * is served by the small production mirror in `iso/demo/mirror.ts`, which misbehaves on no request).
  *
  * @example
  * ```ts

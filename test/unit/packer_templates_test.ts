@@ -12,6 +12,7 @@ import {
   templateVars,
   type TemplateVarsOptions,
   validateTemplate,
+  variablesFile,
 } from "../../packer/templates.ts";
 import {
   type PackerVersion,
@@ -146,15 +147,23 @@ Deno.test("declaredVariables() lists variable blocks and skips commented ones", 
 });
 
 Deno.test("every real template declares exactly the contract variables", async () => {
-  for (const id of REAL_TEMPLATE_IDS) {
-    const declared = declaredVariables(templateText(id));
-    assert.deepEqual([...declared].sort(), [...TEMPLATE_VARIABLES].sort(), id);
-    // packer's own reading agrees with the text.
-    const r = await packer(["inspect", `${REPO_ROOT}/packer/${id}`], REPO_ROOT);
-    assert.ok(r.ok, r.out);
-    const inspected = [...r.out.matchAll(/^var\.([a-z_]+):/gm)].map((m) => m[1]).sort();
-    assert.deepEqual(inspected, [...TEMPLATE_VARIABLES].sort(), `${id} (packer inspect)`);
-    assert.match(r.out, /^var\.headless: "true"$/m, `${id}: headless defaults to true`);
+  const shared = Deno.readTextFileSync(variablesFile());
+  const dir = await makeTmp("contract-");
+  try {
+    for (const id of REAL_TEMPLATE_IDS) {
+      // What packer reads: the template with the shared variables file beside it.
+      const declared = declaredVariables(`${templateText(id)}\n${shared}`);
+      assert.deepEqual([...declared].sort(), [...TEMPLATE_VARIABLES].sort(), id);
+      // packer's own reading of the prepared folder agrees with the text.
+      const p = await prepareTemplate(id, `${dir}/${id}`, planFor(version("1.6.6")));
+      const r = await packer(["inspect", p.dir], REPO_ROOT);
+      assert.ok(r.ok, r.out);
+      const inspected = [...r.out.matchAll(/^var\.([a-z_]+):/gm)].map((m) => m[1]).sort();
+      assert.deepEqual(inspected, [...TEMPLATE_VARIABLES].sort(), `${id} (packer inspect)`);
+      assert.match(r.out, /^var\.headless: "true"$/m, `${id}: headless defaults to true`);
+    }
+  } finally {
+    await removeTree(dir);
   }
 });
 
@@ -300,14 +309,14 @@ Deno.test("templateDigestInputs() picks up a file added to a template's http fol
   }
 });
 
-Deno.test("prepareTemplate() copies the template alone for packer 1.6 and runs nothing first", async () => {
+Deno.test("prepareTemplate() copies the template and the shared variables for packer 1.6 and runs nothing first", async () => {
   const dir = await makeTmp("prepare-old-");
   try {
     const p = await prepareTemplate("ubuntu", `${dir}/work`, planFor(version("1.6.6")));
     assert.equal(p.pluginsFile, null);
     assert.deepEqual(p.setup, []);
     const files = [...Deno.readDirSync(p.dir)].map((e) => e.name).sort();
-    assert.deepEqual(files, ["http", "template.pkr.hcl"]);
+    assert.deepEqual(files, ["http", "template.pkr.hcl", "variables.pkr.hcl"]);
     assert.equal(
       Deno.readTextFileSync(`${p.dir}/http/user-data`),
       Deno.readTextFileSync(`${REPO_ROOT}/packer/ubuntu/http/user-data`),
@@ -334,6 +343,7 @@ Deno.test("prepareTemplate() adds plugins.pkr.hcl and packer init for packer >= 
     assert.deepEqual([...Deno.readDirSync(old.dir)].map((e) => e.name).sort(), [
       "http",
       "template.pkr.hcl",
+      "variables.pkr.hcl",
     ]);
   } finally {
     await removeTree(dir);
