@@ -3,7 +3,10 @@
  * outputs and state (as Bazel does for its output base). The lock is an `flock` on
  * `.kiln/lock`, so the kernel releases it when a process dies, even by SIGKILL. It is tried
  * without blocking first (FFI), so an uncontended lock costs two syscalls and a contended one
- * prints who holds it before waiting.
+ * prints who holds it before waiting. A holder that lets go within ~60 ms is waited for quietly:
+ * a process forked by another thread of this process (a test runner, a runner spawning a
+ * worker) shares the lock's open file until it execs, so a build that follows another in the
+ * same process can find the lock held for a moment by nobody who is building.
  *
  * @module
  */
@@ -25,6 +28,16 @@ export function lockHolder(path: string): string {
   }
 }
 
+/** Polls `attempt` with backoff for up to ~60 ms; true once it succeeds. */
+async function tryBriefly(attempt: () => boolean): Promise<boolean> {
+  if (attempt()) return true;
+  for (let ms = 2; ms <= 32; ms *= 2) {
+    await new Promise((r) => setTimeout(r, ms));
+    if (attempt()) return true;
+  }
+  return false;
+}
+
 /** Takes the workspace lock, calling `onWait` once if another process holds it. */
 export async function lockWorkspace(
   root: string,
@@ -36,7 +49,7 @@ export async function lockWorkspace(
   const libc = loadLibc();
   const fd = libc ? libc.open(cString(path), O_RDWR | O_CREAT | O_CLOEXEC, 0o644) : -1;
   if (libc && fd >= 0) {
-    if (libc.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+    if (!await tryBriefly(() => libc.flock(fd, LOCK_EX | LOCK_NB) === 0)) {
       onWait(lockHolder(path));
       await libc.flockWait(fd, LOCK_EX);
     }
