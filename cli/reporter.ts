@@ -16,10 +16,12 @@ export interface ReporterOptions {
   readonly explain: boolean;
   readonly replay: boolean;
   readonly quiet: boolean;
+  /** Where output goes (default: stderr), for tests. */
+  readonly write?: (text: string) => void;
 }
 
 const enc = new TextEncoder();
-const write = (s: string) => Deno.stderr.writeSync(enc.encode(s));
+const toStderr = (s: string) => void Deno.stderr.writeSync(enc.encode(s));
 
 /** The last `n` lines of a log, for showing under a failure. */
 export function lastLines(path: string, n: number): string {
@@ -66,13 +68,19 @@ export class CliReporter implements BuildReporter {
   #done = 0;
   #drawn = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** Plain-mode lines of restored tasks not yet written, and since when. */
+  #pending = "";
+  #pendingSince = 0;
+
+  #write: (text: string) => void;
 
   constructor(o: ReporterOptions) {
     this.#o = o;
+    this.#write = o.write ?? toStderr;
   }
 
   #clear(): void {
-    if (this.#drawn > 0) write(`\x1b[${this.#drawn}A\x1b[J`);
+    if (this.#drawn > 0) this.#write(`\x1b[${this.#drawn}A\x1b[J`);
     this.#drawn = 0;
   }
 
@@ -86,15 +94,34 @@ export class CliReporter implements BuildReporter {
       lines.push(`  ${r.what} ${id} ${formatDuration(now - r.since)}${detail}`.slice(0, cols - 1));
     }
     if (this.#running.size > 8) lines.push(`  ... ${this.#running.size - 8} more`);
-    write(lines.join("\n") + "\n");
+    this.#write(lines.join("\n") + "\n");
     this.#drawn = lines.length;
   }
 
-  /** Prints above the live view. */
-  #print(text: string): void {
+  /**
+   * Prints above the live view. Off a terminal, `batch` lines (restored tasks: a restore of a
+   * thousand outputs prints a thousand) are gathered and written together, at most 100 ms late;
+   * anything else writes them first.
+   */
+  #print(text: string, batch = false): void {
     if (this.#o.quiet) return;
     if (this.#o.live) this.#clear();
-    write(text.endsWith("\n") ? text : text + "\n");
+    const line = text.endsWith("\n") ? text : text + "\n";
+    if (batch && !this.#o.live) {
+      const now = performance.now();
+      if (!this.#pending) this.#pendingSince = now;
+      this.#pending += line;
+      if (this.#pending.length > 16_384 || now - this.#pendingSince > 100) this.#flushPending();
+      return;
+    }
+    this.#flushPending();
+    this.#write(line);
+  }
+
+  #flushPending(): void {
+    if (!this.#pending) return;
+    this.#write(this.#pending);
+    this.#pending = "";
   }
 
   taskProgress(id: string, text: string): void {
@@ -103,6 +130,7 @@ export class CliReporter implements BuildReporter {
   }
 
   taskStarted(id: string, what: "run" | "restore"): void {
+    if (what === "run") this.#flushPending(); // an action may take a while: show what is done
     // The live view starts with the first task (a no-op build never needs its timer).
     if (this.#o.live && !this.#o.quiet) this.#timer ??= setInterval(() => this.#draw(), 100);
     this.#running.set(id, {
@@ -133,7 +161,7 @@ export class CliReporter implements BuildReporter {
         if (log) lines.push(...log.split("\n").map((l) => `[${o.id}] | ${l}`));
       } catch { /* no log */ }
     }
-    this.#print(lines.join("\n"));
+    this.#print(lines.join("\n"), o.status === "cached" && lines.length === 1);
   }
 
   warn(message: string): void {

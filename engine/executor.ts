@@ -100,8 +100,9 @@ export async function planTask(task: Task, x: ExecutorContext): Promise<TaskPlan
     ? [rec.outputs ? "outputs missing or modified" : "last run failed"]
     : diffFingerprints(parseFp(rec?.fp), f.fp);
   // The last run's key when its fingerprint is this one (a restore after deleted outputs).
-  const key = rec && rec.fp === f.json && rec.key ? rec.key : await sha256(f.json);
-  const entry = await x.store.getEntry(key);
+  const known = rec && rec.fp === f.json && rec.key ? rec.key : undefined;
+  const key = known ?? await sha256(f.json);
+  const entry = await x.store.getEntry(key, { expectHit: known !== undefined && !!rec?.outputs });
   return {
     decision: entry ? "restore" : "run",
     reasons,
@@ -112,14 +113,18 @@ export async function planTask(task: Task, x: ExecutorContext): Promise<TaskPlan
   };
 }
 
-/** Writes `bytes` to `dest`, creating its folder only when the write finds it missing. */
-function writeCreatingDir(dest: string, bytes: Uint8Array, mode: number): void {
+/**
+ * Writes `bytes` to `dest`, creating its folder only when the write finds it missing. No mode is
+ * passed (Deno would add an fchmod to every write): the caller fixes the mode when the umask's
+ * default is not the recorded one.
+ */
+function writeCreatingDir(dest: string, bytes: Uint8Array): void {
   try {
-    Deno.writeFileSync(dest, bytes, { mode });
+    Deno.writeFileSync(dest, bytes);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
     ensureDir(dirname(dest));
-    Deno.writeFileSync(dest, bytes, { mode });
+    Deno.writeFileSync(dest, bytes);
   }
 }
 
@@ -141,9 +146,9 @@ async function restore(
         x.store.discardEntry(entry.key);
         return `cache entry's inline content is corrupt for "${f.path}"`;
       }
-      writeCreatingDir(dest, bytes, f.mode);
+      writeCreatingDir(dest, bytes);
       let st = statFile(dest)!;
-      if ((st.mode & 0o7777) !== f.mode) { // the mode given at creation is filtered by the umask
+      if ((st.mode & 0o7777) !== f.mode) { // created with the umask's default mode
         Deno.chmodSync(dest, f.mode);
         st = statFile(dest)!;
       }

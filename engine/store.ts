@@ -43,7 +43,11 @@ export type RestoreMiss = "blob-missing" | "blob-corrupt";
 
 /** Where task results are kept between runs. Remote caches implement the same interface. */
 export interface CacheStore {
-  getEntry(key: string): Promise<ActionEntry | null>;
+  /**
+   * The entry for `key`, or `null`. `expectHit` says the caller has reason to think it exists
+   * (the workspace recorded it), so a local store skips its cheap existence check.
+   */
+  getEntry(key: string, opts?: { expectHit?: boolean }): Promise<ActionEntry | null>;
   putEntry(entry: ActionEntry): Promise<void>;
   /** Stores the file at `abs`, whose digest is `digest`, unless the blob exists. */
   putBlob(abs: string, digest: string, size: number): Promise<void>;
@@ -120,9 +124,10 @@ export class LocalStore implements CacheStore {
     return join(this.dir, "tmp", `${Deno.pid}-${crypto.randomUUID()}`);
   }
 
-  async getEntry(key: string): Promise<ActionEntry | null> {
+  async getEntry(key: string, opts?: { expectHit?: boolean }): Promise<ActionEntry | null> {
     const p = this.entryPath(key);
-    if (!statFile(p)) return null; // a failed stat costs a fifth of a failed read (its error)
+    // A failed stat costs a fifth of a failed read (its error), a stat before a hit is wasted.
+    if (!opts?.expectHit && !statFile(p)) return null;
     let text: string;
     try {
       text = Deno.readTextFileSync(p);
