@@ -95,6 +95,21 @@ export function program(result: { code: number }): Command {
     .action(async () => {
       result.code = await (await admin()).cleanCacheCommand();
     });
+
+  const keys = p.command("keys").description("make release signing keys");
+  keys.command("generate")
+    .description("make a repository signing key; prints its fingerprint and expiry, never the key")
+    .option("--name <name>", "user ID name (default: kiln release signing key)")
+    .option("--email <email>", "user ID email")
+    .addOption(new Option("--algorithm <alg>", "key algorithm").choices(["ed25519", "rsa4096"]))
+    .option("--expires <when>", "2y, 365d, 8w or never (default: 2y)")
+    .option(
+      "--out <path>",
+      "private key file (default: kiln-signing-key.asc); public: <path>.pub.asc",
+    )
+    .action(async (flags) => {
+      result.code = await (await import("./keys_cmd.ts")).keysGenerateCommand(flags);
+    });
   return p;
 }
 
