@@ -10,7 +10,7 @@ import { ConfigError } from "../engine/failure.ts";
 import { selectTasks } from "../engine/graph.ts";
 import { lockWorkspace } from "../engine/lock.ts";
 import { join } from "../engine/path.ts";
-import { logPath } from "../engine/run_action.ts";
+import { logPath, taskStateDir } from "../engine/run_action.ts";
 import { WorkspaceState } from "../engine/state.ts";
 import { defaultCacheDir, LocalStore } from "../engine/store.ts";
 import { EXIT } from "./exit.ts";
@@ -85,7 +85,10 @@ export async function explainCommand(task: string, flags: { file?: string }): Pr
   return EXIT.ok;
 }
 
-/** `kiln clean`: deletes outputs and logs of the selected tasks and forgets their runs. */
+/**
+ * `kiln clean`: deletes outputs, logs and kept state (`ctx.stateDir()`) of the selected tasks and
+ * forgets their runs.
+ */
 export async function cleanCommand(targets: string[], flags: { file?: string }): Promise<number> {
   const g = await loadGraph(flags.file);
   using _lock = await lockWorkspace(g.root, (h) => out(`Waiting for ${h}`));
@@ -104,9 +107,11 @@ export async function cleanCommand(targets: string[], flags: { file?: string }):
         removed++;
       } catch { /* absent */ }
     }
-    try {
-      Deno.removeSync(logPath(g.root, id));
-    } catch { /* absent */ }
+    for (const p of [logPath(g.root, id), taskStateDir(g.root, id)]) {
+      try {
+        Deno.removeSync(p, { recursive: true });
+      } catch { /* absent */ }
+    }
     state.delete(id);
   }
   state.save();

@@ -22,6 +22,11 @@ export function logsDir(root: string): string {
   return join(kilnDir(root), "logs");
 }
 
+/** Where task `id` keeps its state between runs (see `TaskContext.stateDir`). */
+export function taskStateDir(root: string, id: string): string {
+  return join(kilnDir(root), "task-state", encodeURIComponent(id));
+}
+
 /** The file name of task `id`'s log. */
 export function logName(id: string): string {
   return `${encodeURIComponent(id)}.log`;
@@ -116,6 +121,11 @@ export async function runAction(task: Task, x: ActionContext): Promise<ActionFai
       path: (rel) => join(root, rel),
       log: (line) => Deno.writeTextFileSync(log, line + "\n", { append: true }),
       progress: (text) => x.reporter?.taskProgress?.(task.id, text),
+      stateDir: () => {
+        const dir = taskStateDir(root, task.id);
+        ensureDir(dir);
+        return dir;
+      },
       exec: async (argv, opts) => {
         const r = await x.runner.run({
           argv,

@@ -33,6 +33,13 @@ export interface TaskContext {
    * task in the terminal's live view. Not logged: call it as often as you like.
    */
   progress(text: string): void;
+  /**
+   * A folder this task keeps between its runs (`.kiln/task-state/<task>/`), created on first
+   * call: for tools that work incrementally on their own earlier results (an APT index cache, a
+   * git clone to commit into). It is neither an output nor cached, so what is in it must never
+   * decide the outputs' bytes, only how fast they are made; `kiln clean` removes it.
+   */
+  stateDir(): string;
   /** Only the declared env vars, plus PATH, HOME and TMPDIR. */
   readonly env: Readonly<Record<string, string>>;
   /** Aborted on Ctrl-C: long actions should stop promptly. */

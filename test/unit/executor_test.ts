@@ -597,3 +597,31 @@ Deno.test("runBuild() gives TypeScript actions a dax $ with the task's env, cwd 
     assert.equal(second.outcomes[0].failure?.reason, "action-failed");
   });
 });
+
+Deno.test("runBuild() keeps a task's stateDir between its runs when its outputs are rebuilt", async () => {
+  await withWorkspace(async (ws) => {
+    const task: Task = {
+      id: "apt:index",
+      inputs: ["src/n.txt"],
+      outputs: ["out/n.txt"],
+      action: fn(import.meta.url, async (ctx) => {
+        const counter = `${ctx.stateDir()}/runs`;
+        let runs = 0;
+        try {
+          runs = Number(await Deno.readTextFile(counter));
+        } catch { /* first run */ }
+        await Deno.writeTextFile(counter, String(runs + 1));
+        await Deno.writeTextFile(
+          ctx.path("out/n.txt"),
+          await Deno.readTextFile(ctx.path("src/n.txt")),
+        );
+      }),
+    };
+    ws.write("src/n.txt", "1");
+    await ws.build([task]);
+    ws.write("src/n.txt", "2");
+    await ws.build([task]);
+    assert.equal(ws.read(".kiln/task-state/apt%3Aindex/runs"), "2");
+    assert.ok(!ws.exists("out/runs"), "the state folder is not an output");
+  });
+});
