@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { buildCommand } from "./build_cmd.ts";
 import { configErrorExit, EXIT } from "./exit.ts";
 import { BUILD_OPTIONS, parseJobs } from "./build_flags.ts";
+import denoJson from "../deno.json" with { type: "json" };
 
 function positiveInt(v: string): number {
   const n = parseJobs(v);
@@ -24,7 +25,8 @@ export function program(result: { code: number }): Command {
     .description("Content-hashed build task graph for OS images and release packages")
     .exitOverride()
     .configureOutput({ writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)) })
-    .showHelpAfterError(false);
+    .showHelpAfterError(false)
+    .version(denoJson.version, "-V, --version", "print kiln's version");
 
   const build = p.command("build")
     .description("build targets (default: all tasks), rerunning only what changed")

@@ -7,7 +7,7 @@
  */
 
 /**
- * Writes `files` (name relative to `dir` -> content) atomically, replacing existing files.
+ * Writes `files` (name relative to `dir` -> text or bytes) atomically, replacing existing files.
  *
  * @example
  * ```ts
@@ -16,7 +16,7 @@
  */
 export async function writeFilesAtomic(
   dir: string,
-  files: Readonly<Record<string, string>>,
+  files: Readonly<Record<string, string | Uint8Array>>,
 ): Promise<void> {
   const tag = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   const staged: { tmp: string; path: string }[] = [];
@@ -27,7 +27,7 @@ export async function writeFilesAtomic(
       const tmp = `${path.slice(0, slash)}/.${path.slice(slash + 1)}.tmp-${tag}`;
       staged.push({ tmp, path });
       using f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
-      const bytes = new TextEncoder().encode(text);
+      const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
       for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
       await f.syncData();
     }
