@@ -18,6 +18,7 @@ import { removeIfExists } from "./fs_util.ts";
 import { join, kilnDir } from "./path.ts";
 import { logsDir } from "./run_action.ts";
 import { writeStamp } from "./stamp.ts";
+import { secretDigest } from "./fingerprint.ts";
 import { statFile } from "./stat.ts";
 import type { CacheStore } from "./store.ts";
 import { ToolVersions } from "./tools.ts";
@@ -186,9 +187,11 @@ function stampBuild(
   for (const [bin, sig] of x.tools.binaries) paths.set(bin, sig);
   for (const f of graph.configFiles ?? []) paths.set(f, statFile(f)?.sig ?? "");
   const env: Record<string, string | null> = {};
+  const secrets: Record<string, string | null> = {};
   for (const id of ids) {
     const task = graph.tasks.get(id)!;
     for (const name of task.env ?? []) env[name] = x.env(name) ?? null;
+    for (const name of task.secretEnv ?? []) secrets[name] = secretDigest(x.env(name));
     for (const s of x.outputs.get(id)?.symlinks ?? []) {
       const p = join(graph.root, s.path);
       paths.set(p, statFile(p)?.sig ?? "");
@@ -197,7 +200,7 @@ function stampBuild(
   if (ids.some((id) => (graph.tasks.get(id)!.tools ?? []).length > 0)) {
     env.PATH = x.env("PATH") ?? null; // which binary a tool name means
   }
-  writeStamp(graph.root, { config: graph.configId!, targets }, env, paths, ids);
+  writeStamp(graph.root, { config: graph.configId!, targets }, env, paths, ids, secrets);
 }
 
 /** One line of the dry-run plan. */

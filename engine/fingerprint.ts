@@ -9,6 +9,7 @@
  */
 
 import type { JsonValue } from "./task.ts";
+import { sha256Small } from "./sha256_small.ts";
 
 /** Bumped whenever the manifest's shape or meaning changes: every key changes with it. */
 export const FINGERPRINT_VERSION = 1;
@@ -140,4 +141,12 @@ export function diffFingerprints(before: Fingerprint | null, now: Fingerprint): 
   }
   for (const id of oldDeps.keys()) if (!newDeps.has(id)) out.push(`dependency "${id}" removed`);
   return out;
+}
+
+/**
+ * What kiln keeps of a secret env value (see `Task.secretEnv`): `sha256:<hex>` of it, or `null`
+ * when unset.
+ */
+export function secretDigest(value: string | undefined): string | null {
+  return value === undefined ? null : `sha256:${sha256Small(value)}`;
 }

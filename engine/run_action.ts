@@ -51,7 +51,7 @@ function taskEnv(
     HOME: get("HOME") ?? "/",
     TMPDIR: tmpdir,
   };
-  for (const name of task.env ?? []) {
+  for (const name of [...task.env ?? [], ...task.secretEnv ?? []]) {
     const v = get(name);
     if (v !== undefined) env[name] = v;
     else if (name === "PATH" || name === "HOME") delete env[name];

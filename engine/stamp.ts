@@ -17,7 +17,7 @@
  */
 
 import { replaceFileAtomic } from "./durable.ts";
-import { FINGERPRINT_VERSION } from "./fingerprint.ts";
+import { FINGERPRINT_VERSION, secretDigest } from "./fingerprint.ts";
 import { join, kilnDir } from "./path.ts";
 import { statFile } from "./stat.ts";
 import { removeIfExists } from "./fs_util.ts";
@@ -35,6 +35,8 @@ export interface Stamp extends StampIdentity {
   readonly platform: string;
   /** Declared env var -> value (`null` when unset), over all stamped tasks. */
   readonly env: Readonly<Record<string, string | null>>;
+  /** Declared secret env var -> {@link secretDigest} of its value. */
+  readonly secrets?: Readonly<Record<string, string | null>>;
   /** Absolute path -> stat signature (`""` for "did not exist"). */
   readonly paths: Readonly<Record<string, string>>;
   readonly tasks: readonly string[];
@@ -67,6 +69,7 @@ export function writeStamp(
   env: Readonly<Record<string, string | null>>,
   paths: Map<string, string>,
   tasks: readonly string[],
+  secrets: Readonly<Record<string, string | null>> = {},
 ): boolean {
   const path = stampPath(root);
   const stamp: Stamp = {
@@ -75,6 +78,7 @@ export function writeStamp(
     config: id.config,
     targets: [...id.targets].sort(),
     env,
+    ...(Object.keys(secrets).length ? { secrets } : {}),
     paths: Object.fromEntries(paths),
     tasks,
   };
@@ -115,6 +119,9 @@ export function checkStamp(
   for (let i = 0; i < targets.length; i++) if (targets[i] !== stamp.targets[i]) return null;
   for (const [name, value] of Object.entries(stamp.env)) {
     if ((env(name) ?? null) !== value) return null;
+  }
+  for (const [name, digest] of Object.entries(stamp.secrets ?? {})) {
+    if (secretDigest(env(name)) !== digest) return null;
   }
   for (const p in stamp.paths) {
     if ((statFile(p)?.sig ?? "") !== stamp.paths[p]) return null;

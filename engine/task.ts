@@ -134,6 +134,12 @@ export interface Task {
   readonly params?: Readonly<Record<string, JsonValue>>;
   /** Names of env vars the action may see; their values are part of the key. */
   readonly env?: readonly string[];
+  /**
+   * Env vars the action may see whose values are secrets (an armored signing key, a token):
+   * only their SHA-256 enters the key, the kept fingerprint and the build stamp, so no kiln file
+   * holds the value. For high-entropy values only: a hash of a short password can be guessed.
+   */
+  readonly secretEnv?: readonly string[];
   /** Tools whose versions are part of the key. */
   readonly tools?: readonly ToolSpec[];
   /** When true, the host OS and CPU architecture are part of the key. */

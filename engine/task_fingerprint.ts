@@ -8,7 +8,7 @@
 
 import type { DigestCache } from "./digest_cache.ts";
 import { type Failure, failure } from "./failure.ts";
-import { type DigestList, type Fingerprint, makeFingerprint } from "./fingerprint.ts";
+import { type DigestList, type Fingerprint, makeFingerprint, secretDigest } from "./fingerprint.ts";
 import { expandGlob, type SeenDirs } from "./glob.ts";
 import type { Graph } from "./graph.ts";
 import { isWithin, join } from "./path.ts";
@@ -108,6 +108,7 @@ export async function fingerprintTask(
   }
   const env: Record<string, string | null> = {};
   for (const name of task.env ?? []) env[name] = ctx.env(name) ?? null;
+  for (const name of task.secretEnv ?? []) env[name] = secretDigest(ctx.env(name));
   const tools: Record<string, string> = {};
   for (const t of task.tools ?? []) {
     const v = await ctx.tools.version(t);

@@ -625,3 +625,29 @@ Deno.test("runBuild() keeps a task's stateDir between its runs when its outputs 
     assert.ok(!ws.exists("out/runs"), "the state folder is not an output");
   });
 });
+
+Deno.test("runBuild() keys a secretEnv var by its digest and keeps its value out of .kiln", async () => {
+  await withWorkspace(async (ws) => {
+    const secret = "-----BEGIN PGP PRIVATE KEY BLOCK----- s3cr3t";
+    const task: Task = {
+      id: "sign",
+      secretEnv: ["SIGNING_KEY"],
+      outputs: ["out/sig.txt"],
+      action: fn(import.meta.url, async (ctx) => {
+        await Deno.writeTextFile(ctx.path("out/sig.txt"), `len ${ctx.env.SIGNING_KEY.length}`);
+      }),
+    };
+    let value = secret;
+    const env = (n: string) => (n === "SIGNING_KEY" ? value : undefined);
+    assert.equal((await ws.build([task], { env })).outcomes[0].status, "ran");
+    assert.equal(ws.read("out/sig.txt"), `len ${secret.length}`);
+    assert.equal((await ws.build([task], { env })).outcomes[0].status, "fresh");
+    const { fp } = lastRun(ws.root, "sign");
+    assert.match(String(fp.env.SIGNING_KEY), /^sha256:[0-9a-f]{64}$/);
+    for (const f of Deno.readDirSync(`${ws.root}/.kiln`)) {
+      if (f.isFile) assert.ok(!ws.read(`.kiln/${f.name}`).includes("s3cr3t"), f.name);
+    }
+    value = `${secret}-rotated`;
+    assert.equal((await ws.build([task], { env })).outcomes[0].status, "ran");
+  });
+});
