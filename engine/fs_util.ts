@@ -25,3 +25,20 @@ export function removeIfExists(path: string): boolean {
     throw e;
   }
 }
+
+/**
+ * Copies the tree at `src` to `dst` (which must not exist): folders, files with their modes,
+ * symlinks as links. Bytes are copied, never hard-linked, so later writes to either side stay
+ * on that side (a task publishing its kept state as an output).
+ */
+export function copyTree(src: string, dst: string): void {
+  const st = Deno.lstatSync(src);
+  if (st.isSymlink) {
+    Deno.symlinkSync(Deno.readLinkSync(src), dst);
+  } else if (st.isDirectory) {
+    Deno.mkdirSync(dst, { mode: (st.mode ?? 0o755) & 0o777 });
+    for (const e of Deno.readDirSync(src)) copyTree(`${src}/${e.name}`, `${dst}/${e.name}`);
+  } else {
+    Deno.copyFileSync(src, dst);
+  }
+}

@@ -68,7 +68,10 @@ export interface ActionContext {
   /** The build's private temporary folder, the tasks' TMPDIR; removed when the build ends. */
   readonly tmpdir: string;
   /** Receives `ctx.progress()` of TypeScript actions. */
-  readonly reporter?: { taskProgress?(id: string, text: string): void };
+  readonly reporter?: {
+    taskProgress?(id: string, text: string): void;
+    warn?(message: string): void;
+  };
 }
 
 /** A failure plus where its log is. */
@@ -121,6 +124,10 @@ export async function runAction(task: Task, x: ActionContext): Promise<ActionFai
       path: (rel) => join(root, rel),
       log: (line) => Deno.writeTextFileSync(log, line + "\n", { append: true }),
       progress: (text) => x.reporter?.taskProgress?.(task.id, text),
+      warn: (text) => {
+        Deno.writeTextFileSync(log, `warning: ${text}\n`, { append: true });
+        x.reporter?.warn?.(`${task.id}: ${text}`);
+      },
       stateDir: () => {
         const dir = taskStateDir(root, task.id);
         ensureDir(dir);

@@ -34,6 +34,11 @@ export interface TaskContext {
    */
   progress(text: string): void;
   /**
+   * Shows a warning to the person running the build (and logs it), e.g. a signing key about to
+   * expire. One line, sentence case, no final period.
+   */
+  warn(text: string): void;
+  /**
    * A folder this task keeps between its runs (`.kiln/task-state/<task>/`), created on first
    * call: for tools that work incrementally on their own earlier results (an APT index cache, a
    * git clone to commit into). It is neither an output nor cached, so what is in it must never

@@ -651,3 +651,20 @@ Deno.test("runBuild() keys a secretEnv var by its digest and keeps its value out
     assert.equal((await ws.build([task], { env })).outcomes[0].status, "ran");
   });
 });
+
+Deno.test("runBuild() shows ctx.warn() to the reporter and keeps it in the task's log", async () => {
+  await withWorkspace(async (ws) => {
+    const warned: string[] = [];
+    const task: Task = {
+      id: "key",
+      outputs: ["out/k.txt"],
+      action: fn(import.meta.url, async (ctx) => {
+        ctx.warn("Signing key ABCD expires on 2026-12-01; rotate it");
+        await Deno.writeTextFile(ctx.path("out/k.txt"), "k");
+      }),
+    };
+    await ws.build([task], { reporter: { warn: (m) => warned.push(m) } });
+    assert.deepEqual(warned, ["key: Signing key ABCD expires on 2026-12-01; rotate it"]);
+    assert.match(ws.read(".kiln/logs/key.log"), /^warning: Signing key ABCD/);
+  });
+});
