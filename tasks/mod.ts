@@ -7,7 +7,7 @@
 import type { TaskSet } from "../engine/task.ts";
 import { resolve } from "../engine/path.ts";
 import { osImageTasks } from "./os_images.ts";
-import { sourceReleaseTasks } from "./source_release.ts";
+import { releaseTasks } from "./release_packages.ts";
 
 /** The repository's root: pipelines' paths are relative to it. */
 export const REPO_ROOT = resolve(new URL("..", import.meta.url).pathname);
@@ -16,10 +16,11 @@ export const REPO_ROOT = resolve(new URL("..", import.meta.url).pathname);
 export function pipelines(): TaskSet {
   const { version } = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
   const os = osImageTasks();
+  const release = releaseTasks(version, REPO_ROOT);
   return {
     root: REPO_ROOT,
     pools: { vm: 1 },
-    tasks: [...sourceReleaseTasks(version), ...os.tasks],
-    configFiles: os.configFiles,
+    tasks: [...release.tasks, ...os.tasks],
+    configFiles: [...os.configFiles, ...release.configFiles],
   };
 }
