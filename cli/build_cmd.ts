@@ -9,6 +9,7 @@ import { planBuild, runBuild } from "../engine/build.ts";
 import { defaultCacheDir, LocalStore } from "../engine/store.ts";
 import { loadGraph } from "./load.ts";
 import { EXIT } from "./exit.ts";
+import { resolve } from "../engine/path.ts";
 import type { BuildFlags } from "./build_flags.ts";
 import { noOpBuild } from "./no_op.ts";
 import { chromeTrace } from "./profile.ts";
@@ -18,6 +19,9 @@ const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\
 
 /** Runs `kiln build`; returns the exit code. */
 export async function buildCommand(targets: string[], flags: BuildFlags): Promise<number> {
+  // The flag is the env var's value: signing tasks declare the variable, so it enters their keys
+  // and the build stamp the same way.
+  if (flags.signingKey) Deno.env.set("KILN_SIGNING_KEY_FILE", resolve(flags.signingKey));
   const noOp = noOpBuild(targets, flags);
   if (noOp !== null) return noOp;
   const graph = await loadGraph(flags.file);

@@ -18,6 +18,7 @@ export interface BuildFlags {
   profile?: string;
   json?: boolean;
   replay?: boolean;
+  signingKey?: string;
 }
 
 /** One `kiln build` flag. */
@@ -62,6 +63,12 @@ export const BUILD_OPTIONS: readonly BuildOptionSpec[] = [
   },
   { long: "--json", key: "json", help: "print a JSON summary on stdout" },
   { long: "--replay", key: "replay", help: "reprint the logs of tasks restored from the cache" },
+  {
+    long: "--signing-key",
+    key: "signingKey",
+    value: "file",
+    help: "armored private key that signs releases (same as KILN_SIGNING_KEY_FILE)",
+  },
 ];
 
 /** Parses `-j` values: a whole number of at least 1, else `null`. */

@@ -17,7 +17,7 @@ export async function loadGraph(file: string | undefined): Promise<Graph> {
   if (yaml) return await loadYamlGraph(file ?? yaml);
   const entry = join(PIPELINES_ROOT, "tasks", "mod.ts");
   const { pipelines } = await import("../tasks/mod.ts");
-  const set = pipelines();
+  const set = await pipelines();
   // What the task set is made of, for the build stamp: the pipeline modules, the data files
   // they read, and the npm versions they resolve to.
   const configFiles = [

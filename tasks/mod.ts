@@ -13,10 +13,10 @@ import { releaseTasks } from "./release_packages.ts";
 export const REPO_ROOT = resolve(new URL("..", import.meta.url).pathname);
 
 /** Every registered pipeline's tasks. */
-export function pipelines(): TaskSet {
+export async function pipelines(): Promise<TaskSet> {
   const { version } = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
   const os = osImageTasks();
-  const release = releaseTasks(version, REPO_ROOT);
+  const release = await releaseTasks(version, REPO_ROOT);
   return {
     root: REPO_ROOT,
     pools: { vm: 1 },

@@ -23,11 +23,12 @@ import { keyTask } from "./release_signing.ts";
 export const PACKAGE_TARGETS = ["release:files", "release:apt", "release:tap", "release:scoop"];
 
 /** The release tasks of kiln `version` in workspace `root`, and the files the key depends on. */
-export function releaseTasks(
+export async function releaseTasks(
   version: string,
   root: string,
-): { tasks: Task[]; configFiles: string[] } {
-  const key = keyTask(root);
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): Promise<{ tasks: Task[]; configFiles: string[] }> {
+  const key = await keyTask(root, env);
   return {
     tasks: [
       ...ARCHIVE_PLATFORMS.map((p) => archiveTask(version, p)),

@@ -47,14 +47,19 @@ function digestOf(path: string): string {
 
 /**
  * The `release:key` task of workspace `root`, and the files whose content decides the key (for
- * the build stamp).
+ * the build stamp). When no key is set and the workspace has no throwaway key yet, it is made
+ * now, once, so that the task's key does not change between the first build and the next.
  */
-export function keyTask(
+export async function keyTask(
   root: string,
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
-): { task: Task; configFiles: string[] } {
+): Promise<{ task: Task; configFiles: string[] }> {
   const file = env(KEY_FILE_ENV);
   const keyFile = file ? (file.startsWith("/") ? file : join(root, file)) : join(root, THROWAWAY);
+  if (!file && !env(KEY_ENV) && digestOf(keyFile) === "none") {
+    const { resolveSigningKey } = await import("../signing/key_source.ts");
+    await resolveSigningKey({ workspace: root, env: () => undefined }); // makes the throwaway key
+  }
   return {
     configFiles: [keyFile],
     task: {
