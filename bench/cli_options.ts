@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { GRAPH_SCENARIOS, type GraphScenario } from "./graph_bench.ts";
 
 /** Parts of the benchmark besides the graph tools, selectable with `--only`. */
-export const EXTRA_PARTS = ["hash", "big", "fetch", "demo"] as const;
+export const EXTRA_PARTS = ["hash", "big", "fetch", "demo", "apt"] as const;
 
 /** Graph tools, selectable with `--only`. */
 export const TOOL_NAMES = ["kiln", "make", "ninja", "deno-task"] as const;
@@ -46,7 +46,8 @@ Options:
   --only X,Y            only these of: ${[...TOOL_NAMES, ...EXTRA_PARTS].join(", ")}
                         (hash: SHA-256 throughput; big: 2 GiB restore; fetch: 2 GiB
                         loopback download vs curl; demo: the OS-image pipeline on
-                        the demo distro, cold and no-op)
+                        the demo distro, cold and no-op; apt: an APT index of 1,000
+                        packages vs apt-ftparchive + gpg, then adding one)
   --scenarios X,Y       only these of: ${GRAPH_SCENARIOS.join(", ")}
   --json FILE           also save the results as JSON
   -h, --help            print this help

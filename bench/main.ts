@@ -11,6 +11,7 @@
  * @module
  */
 
+import { benchAptIndex } from "./apt_index.ts";
 import { benchBigRestore } from "./big_restore.ts";
 import { benchDemo } from "./demo_pipeline.ts";
 import { benchFetch } from "./fetch_throughput.ts";
@@ -83,6 +84,10 @@ export async function runBench(o: BenchOptions): Promise<{ report: string; json:
   if (o.only.has("demo")) {
     progress("the OS-image pipeline on the demo distro: cold and no-op");
     results.push(...await benchDemo(plan, progress));
+  }
+  if (o.only.has("apt")) {
+    progress("APT index of 1,000 packages: kiln vs apt-ftparchive + gpg, then adding one");
+    results.push(...await benchAptIndex(plan, progress));
   }
   if (o.only.has("big")) {
     progress("kiln build and restore of a 2 GiB output");

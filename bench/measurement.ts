@@ -7,7 +7,7 @@
 /** The median of a few whole-process runs of one tool in one scenario. */
 export interface Measurement {
   /** Which part of the benchmark: the synthetic graph, SHA-256 throughput, or the 2 GiB restore. */
-  readonly group: "graph" | "hash" | "big" | "demo";
+  readonly group: "graph" | "hash" | "big" | "demo" | "apt";
   readonly tool: string;
   /** Graph size (tasks); `null` outside the graph group. */
   readonly n: number | null;

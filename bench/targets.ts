@@ -5,6 +5,7 @@
  * @module
  */
 
+import { APT_SCENARIOS, FTPARCHIVE } from "./apt_index.ts";
 import { DEMO_SCENARIOS } from "./demo_pipeline.ts";
 import { FETCH_SCENARIO, FETCH_TARGET_RATIO, throughputRatio } from "./fetch_throughput.ts";
 import { HASH_SCENARIO } from "./hash_throughput.ts";
@@ -133,6 +134,35 @@ export function checkTargets(all: readonly Measurement[]): TargetResult[] {
         detail: `${over.toFixed(0)} ms of ${cold.toFixed(0)} ms = ${
           (100 * over / cold).toFixed(1)
         }%`,
+      },
+    );
+  }
+  {
+    const target = "APT index of 1,000: kiln full build + signing <= apt-ftparchive + gpg";
+    const k = find(all, "kiln", 1000, APT_SCENARIOS.full);
+    const f = find(all, FTPARCHIVE, 1000, APT_SCENARIOS.full);
+    results.push(
+      k === null || f === null ? skip(target, "the APT index builds") : {
+        target,
+        status: status(k <= f),
+        detail: `${k.toFixed(0)} ms vs ${f.toFixed(0)} ms = ${
+          (k / f).toFixed(2)
+        }x (whole processes)`,
+      },
+    );
+  }
+
+  {
+    const target = "APT index of 1,000: adding one package <= 10% of kiln's full build";
+    const add = find(all, "kiln", 1000, APT_SCENARIOS.add);
+    const full = find(all, "kiln", 1000, APT_SCENARIOS.fullInProcess);
+    results.push(
+      add === null || full === null ? skip(target, "kiln's APT builds") : {
+        target,
+        status: status(add <= 0.1 * full),
+        detail: `${add.toFixed(1)} ms of ${full.toFixed(0)} ms = ${
+          (100 * add / full).toFixed(1)
+        }% (both in-process)`,
       },
     );
   }

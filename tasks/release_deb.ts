@@ -15,14 +15,27 @@ export const DEB_SPEC = "packaging/kiln.deb.yaml";
 /** The id of the task that builds the .deb. */
 export const DEB_TASK = "release:deb";
 
-/** The .deb's path for `version` (Debian revision 1, architecture all). */
-export function debPath(version: string): string {
-  return `${RELEASE_DIR}/kiln_${version}-1_all.deb`;
+/**
+ * The Debian revision the spec gives (`version: "{version}-2"` -> `2`), read without parsing the
+ * YAML so the pipeline loads fast; the build checks the spec's file name against it.
+ */
+export function debRevision(root: string): string {
+  try {
+    const text = Deno.readTextFileSync(`${root}/${DEB_SPEC}`);
+    return /^version:\s*["']?\{version\}-([0-9A-Za-z.+~]+)["']?\s*$/m.exec(text)?.[1] ?? "1";
+  } catch {
+    return "1";
+  }
 }
 
-/** The task that builds kiln's .deb. */
-export function debTask(version: string): Task {
-  const out = debPath(version);
+/** The .deb's path for `version` and Debian `revision` (architecture all). */
+export function debPath(version: string, revision = "1"): string {
+  return `${RELEASE_DIR}/kiln_${version}-${revision}_all.deb`;
+}
+
+/** The task that builds kiln's .deb, at Debian `revision`. */
+export function debTask(version: string, revision: string): Task {
+  const out = debPath(version, revision);
   return {
     id: DEB_TASK,
     description: "kiln's .deb (written in TypeScript: ar, control.tar, data.tar.xz)",
@@ -41,8 +54,8 @@ export function debTask(version: string): Task {
         return failure(
           "deb-name-mismatch",
           `${DEB_SPEC} makes ${JSON.stringify(debFileName(spec))}, but the release expects ` +
-            `${JSON.stringify(out.split("/").pop())}; keep version "{version}-1" and ` +
-            `architecture "all"`,
+            `${JSON.stringify(out.split("/").pop())}; write version as "{version}-<revision>" ` +
+            `and architecture "all"`,
         );
       }
       const sources = RELEASE_SOURCES.map((s) => ({ src: `../${s}`, dest: `/usr/lib/kiln/${s}` }));

@@ -15,7 +15,7 @@ import type { Task } from "../engine/task.ts";
 import { aptTask } from "./release_apt.ts";
 import { ARCHIVE_PLATFORMS, archiveTask } from "./release_archives.ts";
 import { brewTasks } from "./release_brew.ts";
-import { DEB_TASK, debPath, debTask } from "./release_deb.ts";
+import { DEB_TASK, debPath, debRevision, debTask } from "./release_deb.ts";
 import { releaseFilesTask } from "./release_files.ts";
 import { keyTask } from "./release_signing.ts";
 
@@ -29,14 +29,15 @@ export async function releaseTasks(
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
 ): Promise<{ tasks: Task[]; configFiles: string[] }> {
   const key = await keyTask(root, env);
+  const revision = debRevision(root);
   return {
     tasks: [
       ...ARCHIVE_PLATFORMS.map((p) => archiveTask(version, p)),
-      debTask(version),
+      debTask(version, revision),
       key.task,
-      aptTask(version),
+      aptTask(version, revision),
       ...brewTasks(version),
-      releaseFilesTask(version, { task: DEB_TASK, file: debPath(version) }),
+      releaseFilesTask(version, { task: DEB_TASK, file: debPath(version, revision) }),
     ],
     configFiles: key.configFiles,
   };

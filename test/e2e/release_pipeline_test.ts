@@ -141,22 +141,27 @@ Deno.test("release pipeline: an edit reruns only what it reaches, and a new key 
   await withRelease(async (rig) => {
     await rig.build();
     const spec = `${rig.ws}/packaging/kiln.deb.yaml`;
-    Deno.writeTextFileSync(
-      spec,
-      Deno.readTextFileSync(spec).replace("section: devel", "section: utils"),
-    );
+    const edit = (from: string, to: string) =>
+      Deno.writeTextFileSync(spec, Deno.readTextFileSync(spec).replace(from, to));
+    edit("section: devel", "section: utils");
+    edit('"{version}-1"', '"{version}-2"');
     assert.deepEqual(ran(rig.statuses(await rig.build())), [
       "release:apt",
       "release:deb",
       "release:files",
     ]);
+    const packages = Deno.readTextFileSync(
+      `${rig.ws}/dist/apt/dists/stable/main/binary-amd64/Packages`,
+    );
+    assert.match(packages, /Version: 0\.1\.0-2\n/);
 
+    // New bytes under a published version: refused, as apt clients would see a hash mismatch.
     Deno.writeTextFileSync(`${rig.ws}/engine/hash.ts`, "// edited\n", { append: true });
+    const refused = await rig.build();
     assert.deepEqual(
-      ran(rig.statuses(await rig.build())),
+      ran(rig.statuses(refused)),
       [
         ...ARCHIVES,
-        "release:apt",
         "release:deb",
         "release:files",
         "release:formula",
@@ -164,6 +169,16 @@ Deno.test("release pipeline: an edit reruns only what it reaches, and a new key 
         "release:tap",
       ].sort(),
     );
+    const apt = refused.outcomes.find((o) => o.id === "release:apt")!;
+    assert.equal(apt.failure?.reason, "apt-pool-conflict");
+    assert.match(apt.failure!.message, /bump the Debian revision in packaging\/kiln\.deb\.yaml/);
+
+    edit('"{version}-2"', '"{version}-3"');
+    assert.deepEqual(ran(rig.statuses(await rig.build())), [
+      "release:apt",
+      "release:deb",
+      "release:files",
+    ]);
     const log = await run("git", ["-C", `${rig.ws}/dist/homebrew-tap`, "log", "--format=%s"]);
     assert.equal(log.split("\n").filter(Boolean).length, 2, "a changed formula is a new commit");
 

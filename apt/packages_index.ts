@@ -1,0 +1,195 @@
+/**
+ * `Packages`, `Packages.gz` and `Packages.xz` of one component and architecture, built in chunks.
+ *
+ * Stanzas are sorted (package, version, architecture, file) and cut into chunks at
+ * content-defined points: before a package whose name hashes to 0 modulo {@link CHUNK_EVERY}, so
+ * adding or removing a package moves no boundary but its own. Each chunk is compressed on its
+ * own, a gzip member and an xz block, and cached by its content: `Packages.gz` is the members
+ * concatenated (gzip readers, apt's included, read every member) and `Packages.xz` one stream of
+ * the blocks (see `xz_blocks.ts`). Adding one package to a large index recompresses one chunk,
+ * not the file. The bytes depend only on the stanzas, however the index was reached.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { gzip as gzipCb, gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import type { Failure } from "../engine/failure.ts";
+import type { ChunkStore } from "./index_cache.ts";
+import { joinXzBlocks, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
+
+/** On average one chunk boundary every this many packages. */
+export const CHUNK_EVERY = 64;
+/** A chunk is cut after this many bytes whatever the names say (bounds one recompression). */
+const CHUNK_MAX = 256 * 1024;
+
+/** A package as one index lists it. */
+export interface IndexedPackage {
+  readonly pkg: string;
+  readonly version: string;
+  readonly arch: string;
+  readonly poolRel: string;
+  /** Its rendered stanza (see `stanza.ts`), without the separating blank line. */
+  readonly stanza: string;
+}
+
+/** The three forms of one `Packages` file. */
+export interface PackagesFiles {
+  readonly plain: Uint8Array;
+  readonly gz: Uint8Array;
+  readonly xz: Uint8Array;
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Sorts packages and cuts their stanzas (blank-line separated) into chunks of text. */
+export function packagesChunks(packages: readonly IndexedPackage[]): string[] {
+  const sorted = [...packages].sort((a, b) =>
+    cmp(a.pkg, b.pkg) || cmp(a.version, b.version) || cmp(a.arch, b.arch) ||
+    cmp(a.poolRel, b.poolRel)
+  );
+  const chunks: string[] = [];
+  let cur = "";
+  let prev = "";
+  for (const p of sorted) {
+    const boundary = p.pkg !== prev && fnv1a(p.pkg) % CHUNK_EVERY === 0;
+    if (cur && (boundary || cur.length >= CHUNK_MAX)) {
+      chunks.push(cur);
+      cur = "";
+    }
+    cur += p.stanza + "\n";
+    prev = p.pkg;
+  }
+  if (cur) chunks.push(cur);
+  return chunks;
+}
+
+const gzipAsync = promisify(gzipCb);
+const encoder = new TextEncoder();
+
+function gzipMember(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(gzipSync(bytes, { level: 9 }));
+  out[9] = 3; // OS byte: Unix, whatever platform wrote it (as `gzip -n` does)
+  return out;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** An xz block cached as 4 bytes (little-endian unpadded size) then the block's bytes. */
+function packBlock(b: XzBlock): Uint8Array {
+  const out = new Uint8Array(4 + b.bytes.length);
+  new DataView(out.buffer).setUint32(0, b.unpadded, true);
+  out.set(b.bytes, 4);
+  return out;
+}
+
+function unpackBlock(packed: Uint8Array, uncompressed: number): XzBlock {
+  const unpadded = new DataView(packed.buffer, packed.byteOffset).getUint32(0, true);
+  return { bytes: packed.subarray(4), unpadded, uncompressed };
+}
+
+/** Options of {@link buildPackagesFiles}. */
+export interface CompressOptions {
+  /** xz processes run at once. */
+  readonly parallelism: number;
+  readonly xzTool?: string;
+  /** Where xz's input and output files go while it runs (default: a system temp folder). */
+  readonly tmpDir?: string;
+}
+
+/**
+ * Builds the `Packages` files of several indexes (each given as its chunks), compressing only
+ * the chunks `store` does not hold yet: the xz ones in up to `parallelism` `xz` processes, the
+ * gzip ones on the thread pool meanwhile.
+ */
+export async function buildPackagesFiles(
+  indexes: readonly (readonly string[])[],
+  store: ChunkStore,
+  opts: CompressOptions,
+): Promise<PackagesFiles[] | Failure> {
+  interface Chunk {
+    bytes: Uint8Array;
+    key: string;
+    gz?: Uint8Array;
+    xz?: XzBlock;
+  }
+  const byKey = new Map<string, Chunk>();
+  const layout = indexes.map((texts) =>
+    texts.map((text) => {
+      const bytes = encoder.encode(text);
+      const key = createHash("sha256").update(bytes).digest("hex");
+      let c = byKey.get(key);
+      if (!c) {
+        c = { bytes, key };
+        const gz = store.get(`${key}.gz`);
+        if (gz) c.gz = gz;
+        const xz = store.get(`${key}.xzb`);
+        if (xz) c.xz = unpackBlock(xz, bytes.length);
+        byKey.set(key, c);
+      }
+      return c;
+    })
+  );
+  const all = [...byKey.values()];
+  const needXz = all.filter((c) => !c.xz);
+  const needGz = all.filter((c) => !c.gz);
+
+  // Split the xz work into groups of about equal size, one process each.
+  const groups: Chunk[][] = Array.from(
+    { length: Math.max(1, Math.min(opts.parallelism, needXz.length)) },
+    () => [],
+  );
+  const load = groups.map(() => 0);
+  for (const c of [...needXz].sort((a, b) => b.bytes.length - a.bytes.length)) {
+    const i = load.indexOf(Math.min(...load));
+    groups[i].push(c);
+    load[i] += c.bytes.length;
+  }
+  // Keep index order inside a group (sorting only chose the group).
+  const order = new Map(needXz.map((c, i) => [c, i]));
+  for (const g of groups) g.sort((a, b) => order.get(a)! - order.get(b)!);
+
+  const gzWork = Promise.all(needGz.map(async (c) => {
+    const out = new Uint8Array(await gzipAsync(c.bytes, { level: 9 }));
+    out[9] = 3;
+    c.gz = out;
+  }));
+  const xzResults = await Promise.all(
+    groups.filter((g) => g.length).map(async (g) => {
+      const blocks = await xzCompressChunks(g.map((c) => c.bytes), opts.xzTool, opts.tmpDir);
+      if ("reason" in blocks) return blocks;
+      g.forEach((c, i) => (c.xz = blocks[i]));
+      return null;
+    }),
+  );
+  await gzWork;
+  const failed = xzResults.find((r) => r !== null);
+  if (failed) return failed;
+  for (const c of needGz) store.put(`${c.key}.gz`, c.gz!);
+  for (const c of needXz) store.put(`${c.key}.xzb`, packBlock(c.xz!));
+
+  return layout.map((chunks) => ({
+    plain: concat(chunks.map((c) => c.bytes)),
+    gz: chunks.length ? concat(chunks.map((c) => c.gz!)) : gzipMember(new Uint8Array(0)),
+    xz: joinXzBlocks(chunks.map((c) => c.xz!)),
+  }));
+}

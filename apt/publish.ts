@@ -1,0 +1,324 @@
+/**
+ * Publishing an APT repository: what each suite lists (read back from its published indexes),
+ * plus the packages added and minus those removed, becomes `Packages{,.gz,.xz}` per component and
+ * architecture, per-architecture and top-level `Release` files, `InRelease` (clearsigned) and
+ * `Release.gpg` (detached), all signed with SHA-512.
+ *
+ * Incremental: pool files whose stat signature is unchanged are not read again (their facts
+ * come from the state folder's cache, their stanzas from the `Packages` file kiln wrote last);
+ * compressed chunks of unchanged parts of an index are reused; an index file whose bytes would
+ * not change is not rewritten, and a suite whose `Release` would not change is not re-signed (nor
+ * is the key asked for: see {@link AptSigner}).
+ *
+ * Safe: everything is computed in memory first, and before anything is signed every pool file an
+ * index lists is checked against its entry (`apt-pool-mismatch` otherwise, nothing written); then
+ * `by-hash/` copies, index files, `Release`, `Release.gpg` and `InRelease` are written in that
+ * order, each by rename, each replaced file dated at least a second after the one it replaces.
+ * One publisher at a time per state folder (a lock).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { type Failure, failure } from "../engine/failure.ts";
+import { statFile } from "../engine/stat.ts";
+import type { SigningKey } from "../signing/key.ts";
+import { type AptAddition, placeAdditions } from "./additions.ts";
+import { holds, pruneByHash, publishIndexFile, replaceFile } from "./by_hash.ts";
+import { type AptRepoConfig, checkAptConfig } from "./config.ts";
+import { type CachedDeb, ChunkStore, IndexCache } from "./index_cache.ts";
+import { buildPackagesFiles, packagesChunks } from "./packages_index.ts";
+import { poolMismatch } from "./pool_check.ts";
+import { cachedDeb, readDebFactsMany, renderStanza } from "./pool_file.ts";
+import { indexDir, type PublishedFile, readPublished } from "./published.ts";
+import type { ReleaseEntry } from "./release_file.ts";
+import { prepareSigning, suiteFiles, type Target } from "./suite_release.ts";
+
+/** Packages to take out of a suite (their pool files stay). */
+export interface AptRemoval {
+  readonly suite: string;
+  /** Only from this component; default every component of the suite. */
+  readonly component?: string;
+  readonly package: string;
+  /** Only this architecture (`all` included); default every one. */
+  readonly architecture?: string;
+}
+
+/** What to change in this publish; nothing publishes the repository as it is (re-signing it). */
+export interface AptPublishRequest {
+  /** Packages to add; each replaces the suite component's package of the same name and arch. */
+  readonly add?: readonly AptAddition[];
+  readonly remove?: readonly AptRemoval[];
+}
+
+/** What a publish did. */
+export interface AptPublishResult {
+  /** `InRelease` of each suite, relative to the repository root. */
+  readonly releases: readonly string[];
+  /** Pool files read and hashed. */
+  readonly hashed: number;
+  /** Files (re)written, relative to the root (not counting `by-hash/` copies and the pool). */
+  readonly written: readonly string[];
+  /** Files that already held the right bytes and were left alone. */
+  readonly unchanged: number;
+  /** Distinct pool files listed. */
+  readonly packages: number;
+}
+
+/**
+ * The signing key, or a function that gets it. A function is called only once something may need
+ * signing (a publish that changes nothing needs no key), while the indexes are being compressed,
+ * so unlocking the key and loading OpenPGP cost no time of their own.
+ */
+export type AptSigner = SigningKey | (() => Promise<SigningKey | Failure>);
+
+/** A removal matched no package. */
+export const APT_PACKAGE_NOT_FOUND = "apt-package-not-found";
+
+/**
+ * Publishes the repository `config` describes, after applying `request`, signed with `key`.
+ *
+ * @example
+ * ```ts
+ * const r = await publishAptRepository(config, key, {
+ *   add: [{ deb: "dist/hello_1.0-1_amd64.deb", suite: "stable", component: "main" }],
+ * });
+ * if ("reason" in r) throw new Error(r.message);
+ * ```
+ */
+export async function publishAptRepository(
+  config: AptRepoConfig,
+  signer: AptSigner,
+  request: AptPublishRequest = {},
+): Promise<AptPublishResult | Failure> {
+  const invalid = checkAptConfig(config);
+  if (invalid) return invalid;
+  Deno.mkdirSync(config.stateDir, { recursive: true });
+  using lock = Deno.openSync(join(config.stateDir, "publish.lock"), { create: true, write: true });
+  lock.lockSync(true); // one publisher at a time; released when the file closes
+  const root = config.root;
+  const cache = IndexCache.load(config.stateDir);
+  const store = new ChunkStore(config.stateDir);
+
+  // What each suite and component lists now, then with the additions and removals applied.
+  const members = new Map<string, Map<string, Map<string, Member>>>();
+  const oldTexts = new Map<string, Uint8Array>();
+  const trusted = new Map<string, string>(); // pool path → a reusable published stanza
+  for (const suite of config.suites) {
+    const published = readPublished(root, suite, cache);
+    if ("reason" in published) return published;
+    for (const [k, v] of published.texts) oldTexts.set(k, v);
+    const comps = new Map<string, Map<string, Member>>();
+    for (const [comp, files] of published.components) {
+      for (const [rel, p] of files) if (p.stanza !== null) trusted.set(rel, p.stanza);
+      comps.set(comp, new Map([...files].map(([rel, p]) => [rel, { published: p }])));
+    }
+    members.set(suite.name, comps);
+  }
+  const added = await placeAdditions(config, request.add ?? [], cache);
+  if ("reason" in added) return added;
+  let hashed = added.hashed;
+  const facts = new Map<string, CachedDeb>();
+  const stanzas = new Map<string, string>();
+  for (const d of added.placed) {
+    const comp = members.get(d.addition.suite)!.get(d.addition.component)!;
+    for (const [rel, m] of comp) {
+      const id = m.facts ?? m.published!;
+      if (rel !== d.poolRel && id.pkg === d.facts.pkg && id.arch === d.facts.arch) comp.delete(rel);
+    }
+    comp.set(d.poolRel, { facts: d.facts });
+    facts.set(d.poolRel, d.facts);
+    stanzas.set(d.poolRel, d.stanza);
+  }
+  const removed = applyRemovals(members, request.remove ?? []);
+  if (removed) return removed;
+
+  // The check before signing: every listed pool file must be what its entry says. Files read
+  // in this publish were hashed from their bytes; the others must still have the stat signature
+  // they had when hashed, or are read again (all at once); then each is compared with what was
+  // published, and any difference refuses the publish (`apt-pool-mismatch`).
+  const misses = new Map<string, string>(); // pool path → the index listing it
+  for (const comps of members.values()) {
+    for (const files of comps.values()) {
+      for (const [rel, m] of files) {
+        if (facts.has(rel) || misses.has(rel)) continue;
+        const st = statFile(join(root, rel));
+        const index = m.published?.index ?? "the index";
+        if (!st || st.kind !== "file") return poolMismatch(rel, index, "is missing");
+        const f = cache.get(rel, st.sig);
+        const stanza = trusted.get(rel);
+        if (f && stanza) {
+          facts.set(rel, f);
+          stanzas.set(rel, stanza);
+        } else misses.set(rel, index);
+      }
+    }
+  }
+  const reread = await readDebFactsMany(
+    [...misses.keys()].map((rel) => ({ path: join(root, rel), name: rel })),
+    { xzTool: config.xzTool, tmpDir: join(config.stateDir, "tmp") },
+  );
+  hashed += reread.length;
+  for (const [i, [rel, index]] of [...misses].entries()) {
+    const read = reread[i];
+    if ("reason" in read) return poolMismatch(rel, index, `is unreadable (${read.message})`);
+    const f = cachedDeb(read, read.sig);
+    cache.set(rel, f);
+    facts.set(rel, f);
+    stanzas.set(rel, renderStanza(rel, read));
+  }
+  for (const comps of members.values()) {
+    for (const files of comps.values()) {
+      for (const [rel, m] of files) {
+        const f = facts.get(rel)!;
+        const p = m.published;
+        if (p && !m.facts && (p.size !== f.size || p.sha256 !== f.sha256)) {
+          return poolMismatch(rel, p.index, `has SHA256 ${f.sha256}, not ${p.sha256}`);
+        }
+        m.facts = f;
+      }
+    }
+  }
+
+  // Every index, in memory.
+  const targets: Target[] = [];
+  for (const suite of config.suites) {
+    for (const comp of suite.components) {
+      const files = [...members.get(suite.name)!.get(comp)!.keys()].map((rel) => ({
+        ...facts.get(rel)!,
+        poolRel: rel,
+        stanza: stanzas.get(rel)!,
+      }));
+      for (const arch of suite.architectures) {
+        const list = files.filter((f) => f.arch === arch || f.arch === "all");
+        targets.push({
+          suite: suite.name,
+          comp,
+          arch,
+          chunks: packagesChunks(list),
+          files: new Set(list.map((f) => f.poolRel)),
+        });
+      }
+    }
+  }
+  // Compress (xz runs in other processes) while getting the key (OpenPGP loads meanwhile).
+  const building = buildPackagesFiles(targets.map((t) => t.chunks), store, {
+    parallelism: config.parallelism ?? navigator.hardwareConcurrency ?? 2,
+    xzTool: config.xzTool,
+    tmpDir: join(config.stateDir, "tmp"),
+  });
+  const signing = prepareSigning(signer);
+  const built = await building;
+  if ("reason" in built) return built;
+
+  const suites = config.suites.map((suite) => suiteFiles(config, suite, targets, built));
+  if (suites.some((s) => !s.fresh)) {
+    const sign = await signing;
+    if ("reason" in sign) return sign;
+    await Promise.all(suites.map(async (s) => {
+      if (!s.fresh) s.signatures = await sign(s.release);
+    }));
+  }
+
+  // Write: by-hash copies and indexes, then Release, Release.gpg and InRelease.
+  const written: string[] = [];
+  let unchanged = 0;
+  const byHashKeep = config.byHashKeep ?? 3;
+  for (const s of suites) {
+    const byDir = new Map<string, ReleaseEntry[]>();
+    let plainChanged = false; // a changed Packages has changed compressed forms: skip reading them
+    for (const f of s.files) {
+      const dir = join(root, f.dir);
+      Deno.mkdirSync(dir, { recursive: true });
+      const rel = `${f.dir}/${f.name}`;
+      const compressed = f.name === "Packages.gz" || f.name === "Packages.xz";
+      const same: boolean = !(compressed && plainChanged) &&
+        holds(join(dir, f.name), f.bytes, oldTexts.get(rel));
+      if (f.name === "Packages") plainChanged = !same;
+      if (f.name === "Release") {
+        if (!same) replaceFile(join(dir, f.name), f.bytes);
+      } else {
+        publishIndexFile(dir, f.name, f.bytes, f.entry, same);
+        byDir.set(dir, [...byDir.get(dir) ?? [], f.entry]);
+      }
+      if (same) unchanged++;
+      else written.push(rel);
+      if (f.name === "Packages") {
+        const st = statFile(join(dir, f.name));
+        if (st) cache.setIndex(rel, st.sig);
+      }
+    }
+    if (s.signatures) {
+      replaceFile(join(root, s.dists, "Release"), s.release);
+      replaceFile(join(root, s.dists, "Release.gpg"), s.signatures.detached);
+      replaceFile(join(root, s.dists, "InRelease"), s.signatures.inRelease);
+      written.push(`${s.dists}/Release`, `${s.dists}/Release.gpg`, `${s.dists}/InRelease`);
+    } else unchanged += 3;
+    for (const [dir, current] of byDir) pruneByHash(dir, current, byHashKeep * current.length);
+    linkCodename(config, root, s.suite.name, s.suite.codename);
+  }
+
+  cache.save(
+    new Set(facts.keys()),
+    new Set(targets.map((t) => `${indexDir(t.suite, t.comp, t.arch)}/Packages`)),
+  );
+  store.prune();
+  return {
+    releases: suites.map((s) => `${s.dists}/InRelease`),
+    hashed,
+    written,
+    unchanged,
+    packages: facts.size,
+  };
+}
+
+interface Member {
+  facts?: CachedDeb;
+  readonly published?: PublishedFile;
+}
+
+function applyRemovals(
+  members: Map<string, Map<string, Map<string, Member>>>,
+  removals: readonly AptRemoval[],
+): Failure | null {
+  for (const r of removals) {
+    let found = 0;
+    for (const [comp, files] of members.get(r.suite) ?? []) {
+      if (r.component !== undefined && comp !== r.component) continue;
+      for (const [rel, m] of files) {
+        const id = m.facts ?? m.published!;
+        if (id.pkg === r.package && (r.architecture === undefined || id.arch === r.architecture)) {
+          files.delete(rel);
+          found++;
+        }
+      }
+    }
+    if (!found) {
+      return failure(
+        APT_PACKAGE_NOT_FOUND,
+        `Cannot remove ${JSON.stringify(r.package)} from suite ${JSON.stringify(r.suite)}: ` +
+          `it lists no such package; check the name`,
+      );
+    }
+  }
+  return null;
+}
+
+/** `dists/<codename>` → `<suite>`, when they differ and nothing else has that name. */
+function linkCodename(
+  config: AptRepoConfig,
+  root: string,
+  suite: string,
+  codename: string | undefined,
+): void {
+  if (config.codenameLinks === false || !codename || codename === suite) return;
+  const link = join(root, "dists", codename);
+  const st = statFile(link);
+  if (st && st.kind !== "symlink") return;
+  try {
+    if (st && Deno.readLinkSync(link) === suite) return;
+  } catch { /* replace it */ }
+  const tmp = `${link}.tmp-${Deno.pid}`;
+  Deno.symlinkSync(suite, tmp);
+  Deno.renameSync(tmp, link);
+}

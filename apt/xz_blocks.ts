@@ -1,0 +1,206 @@
+/**
+ * `.xz` files built from independently compressed blocks, so that changing one part of a large
+ * index recompresses only that part. An xz stream is a header, blocks that each start with a
+ * fresh LZMA2 state, an index of their sizes and a footer; `xz --block-list` compresses a run of
+ * chunks into exactly such blocks, byte for byte the same as compressing each chunk on its own.
+ * This module splits such a stream into its blocks and joins any blocks into one valid stream,
+ * which every decoder reads (apt's liblzma reader included: unlike several concatenated streams,
+ * which apt stops reading after the first).
+ *
+ * Format: https://tukaani.org/xz/xz-file-format.txt
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { type Failure, failure } from "../engine/failure.ts";
+
+/** One compressed block: its bytes (padded to 4, check included) and the sizes the index lists. */
+export interface XzBlock {
+  readonly bytes: Uint8Array;
+  /** Block header + compressed data + check, without the padding. */
+  readonly unpadded: number;
+  readonly uncompressed: number;
+}
+
+/** The xz tool could not be run or failed. */
+export const XZ_FAILED = "apt-xz-failed";
+
+const MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+/** Stream flags: no flags, CRC64 check (the xz tool's default). */
+const FLAGS = new Uint8Array([0x00, 0x04]);
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (IEEE), as the xz header, index and footer use. */
+export function crc32(data: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function varint(n: number, out: number[]): void {
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+}
+
+function le32(n: number): number[] {
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
+}
+
+const pad4 = (n: number) => (n + 3) & ~3;
+
+/**
+ * Splits a single-stream `.xz` file (as `xz` writes one) into its blocks.
+ *
+ * @throws {Error} when `stream` is not such a file (a bug in the caller: it comes from `xz`)
+ */
+export function splitXzBlocks(stream: Uint8Array): XzBlock[] {
+  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  if (stream.length < 32 || MAGIC.some((b, i) => stream[i] !== b)) {
+    throw new Error("not an xz stream");
+  }
+  if (stream[6] !== FLAGS[0] || stream[7] !== FLAGS[1]) throw new Error("not a CRC64 xz stream");
+  const footer = stream.length - 12;
+  if (stream[footer + 10] !== 0x59 || stream[footer + 11] !== 0x5a) {
+    throw new Error("xz stream footer missing (stream padding or several streams)");
+  }
+  const indexSize = (view.getUint32(footer + 4, true) + 1) * 4;
+  let p = footer - indexSize;
+  if (stream[p++] !== 0) throw new Error("xz index indicator missing");
+  const read = () => {
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      const b = stream[p++];
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 0x80;
+    }
+  };
+  const count = read();
+  const blocks: XzBlock[] = [];
+  let at = 12;
+  for (let i = 0; i < count; i++) {
+    const unpadded = read();
+    const uncompressed = read();
+    const end = at + pad4(unpadded);
+    blocks.push({ bytes: stream.subarray(at, end), unpadded, uncompressed });
+    at = end;
+  }
+  if (at !== footer - indexSize) throw new Error("xz index does not match the blocks");
+  return blocks;
+}
+
+/**
+ * Joins blocks into one `.xz` stream: header, the blocks in order, an index listing them and the
+ * footer. With no blocks it is the stream `xz` writes for empty input.
+ */
+export function joinXzBlocks(blocks: readonly XzBlock[]): Uint8Array {
+  const flagsCrc = le32(crc32(FLAGS));
+  const header = [...MAGIC, ...FLAGS, ...flagsCrc];
+  const index: number[] = [0];
+  varint(blocks.length, index);
+  for (const b of blocks) {
+    varint(b.unpadded, index);
+    varint(b.uncompressed, index);
+  }
+  while (index.length % 4) index.push(0);
+  index.push(...le32(crc32(new Uint8Array(index))));
+  const tail = [...le32(index.length / 4 - 1), ...FLAGS];
+  const footer = [...le32(crc32(new Uint8Array(tail))), ...tail, 0x59, 0x5a];
+  let size = header.length + index.length + footer.length;
+  for (const b of blocks) size += b.bytes.length;
+  const out = new Uint8Array(size);
+  out.set(header, 0);
+  let o = header.length;
+  for (const b of blocks) {
+    out.set(b.bytes, o);
+    o += b.bytes.length;
+  }
+  out.set(index, o);
+  out.set(footer, o + index.length);
+  return out;
+}
+
+/**
+ * Compresses each chunk (at most 512 KiB) into its own block with one `xz` process (`-6`, one
+ * thread, CRC64): the blocks are the same whichever other chunks share the run, so cached blocks
+ * can be reused. xz works file to file in `tmpDir` (default: a system temp folder), so it runs at
+ * full speed whatever this thread does meanwhile.
+ */
+export async function xzCompressChunks(
+  chunks: readonly Uint8Array[],
+  tool = "xz",
+  tmpDir?: string,
+): Promise<XzBlock[] | Failure> {
+  if (!chunks.length) return [];
+  const sizes = chunks.map((c) => c.length);
+  const dir = tmpDir ?? Deno.makeTempDirSync({ prefix: "kiln-xz-" });
+  const file = join(dir, `packages-${crypto.randomUUID()}`);
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+    const all = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    Deno.writeFileSync(file, all);
+    let out: Deno.CommandOutput;
+    try {
+      out = await new Deno.Command(tool, {
+        args: [
+          "--format=xz",
+          "--check=crc64",
+          // -6 with a dictionary no smaller than a block (see CHUNK_MAX), so no setting up of an
+          // 8 MiB one, and the hash-chain match finder: on Packages text (runs of near-identical
+          // stanzas) as small as with -6's binary tree, in half the time.
+          "--lzma2=preset=6,dict=512KiB,mf=hc4",
+          "-T1",
+          `--block-list=${sizes.join(",")}`,
+          "-k",
+          "-f",
+          "-q",
+          file,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+    } catch (e) {
+      return failure(
+        "tool-missing",
+        `Cannot run ${JSON.stringify(tool)} to write Packages.xz (${
+          e instanceof Error ? e.message : e
+        }); install xz-utils`,
+      );
+    }
+    if (!out.success) {
+      const err = new TextDecoder().decode(out.stderr).trim().split("\n")[0];
+      return failure(XZ_FAILED, `${JSON.stringify(tool)} failed to compress Packages.xz: ${err}`);
+    }
+    const blocks = splitXzBlocks(Deno.readFileSync(`${file}.xz`));
+    if (blocks.length !== chunks.length || blocks.some((b, i) => b.uncompressed !== sizes[i])) {
+      throw new Error(`xz made ${blocks.length} blocks for ${chunks.length} chunks`);
+    }
+    return blocks;
+  } finally {
+    for (const f of tmpDir === undefined ? [dir] : [file, `${file}.xz`]) {
+      try {
+        Deno.removeSync(f, { recursive: true });
+      } catch { /* not made */ }
+    }
+  }
+}
