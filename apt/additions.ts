@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "../engine/path.ts";
 import { type Failure, failure } from "../engine/failure.ts";
 import { statFile } from "../engine/stat.ts";
 import type { AptRepoConfig } from "./config.ts";
@@ -118,7 +118,7 @@ export async function placeAdditions(
         );
       }
     } else if (!there) {
-      Deno.mkdirSync(join(dest, ".."), { recursive: true });
+      Deno.mkdirSync(dirname(dest), { recursive: true });
       const tmp = `${dest}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
       Deno.copyFileSync(src, tmp);
       if (hashFileStreaming(tmp).sha256 !== f.sha256) { // the source changed since it was read

@@ -10,7 +10,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { join } from "node:path";
+import { dirname, join } from "../engine/path.ts";
 import type { FileHashes } from "./stanza.ts";
 
 /** The `by-hash/` folder names and the hash each holds. */
@@ -106,7 +106,7 @@ export function publishIndexFile(
   let source: string | null = copies.find(exists) ?? null;
   for (const copy of copies) {
     if (exists(copy)) continue;
-    Deno.mkdirSync(join(copy, ".."), { recursive: true });
+    Deno.mkdirSync(dirname(copy), { recursive: true });
     if (source) linkAtomic(source, copy);
     else {
       writeAtomic(copy, bytes);

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "../engine/path.ts";
 import { replaceFileAtomic } from "../engine/durable.ts";
 
 /** A pool file as last hashed: what the index needs to sort, list and verify it. */
@@ -102,7 +102,7 @@ export class IndexCache {
       entries: Object.fromEntries(this.#entries),
       indexes: Object.fromEntries(this.#indexes),
     };
-    Deno.mkdirSync(join(this.#path, ".."), { recursive: true });
+    Deno.mkdirSync(dirname(this.#path), { recursive: true });
     replaceFileAtomic(this.#path, JSON.stringify(data));
     this.#dirty = false;
   }

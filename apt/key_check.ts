@@ -32,7 +32,16 @@ function weak(key: SigningKey, why: string): Failure {
 }
 
 /** Null when apt accepts signatures by `key`, else why not. */
-export async function checkAptSigningKey(key: SigningKey): Promise<Failure | null> {
+export function checkAptSigningKey(key: SigningKey): Promise<Failure | null> {
+  // Checking verifies the key's self-signatures (milliseconds each); a key is checked once.
+  let checked = CHECKED.get(key.key);
+  if (!checked) CHECKED.set(key.key, checked = check(key));
+  return checked;
+}
+
+const CHECKED = new WeakMap<object, Promise<Failure | null>>();
+
+async function check(key: SigningKey): Promise<Failure | null> {
   const k = key.key;
   const signer = await k.getSigningKey();
   const info = signer.getAlgorithmInfo();

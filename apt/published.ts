@@ -9,7 +9,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../engine/path.ts";
 import { type Failure, failure } from "../engine/failure.ts";
 import { statFile } from "../engine/stat.ts";
 import type { AptSuiteConfig } from "./config.ts";

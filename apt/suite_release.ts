@@ -7,7 +7,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../engine/path.ts";
 import type { Failure } from "../engine/failure.ts";
 import { statFile } from "../engine/stat.ts";
 import { holds } from "./by_hash.ts";

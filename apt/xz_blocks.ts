@@ -12,7 +12,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../engine/path.ts";
 import { type Failure, failure } from "../engine/failure.ts";
 
 /** One compressed block: its bytes (padded to 4, check included) and the sizes the index lists. */

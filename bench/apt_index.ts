@@ -13,7 +13,7 @@
  *
  * The 1,000 packages (dpkg-deb's defaults, xz) are built once and kept in
  * `bench/.work/apt/pool-v1/`. Run on its own: `deno run -A bench/apt_index.ts [--runs N]`.
- * As the kiln child: `deno run -A bench/apt_index.ts --publish ROOT STATE KEY (--list F | --add DEB)`.
+ * The kiln side runs as `bench/apt_publish_child.ts`, loading nothing but the publisher.
  *
  * @module
  */
@@ -43,7 +43,7 @@ export const FTPARCHIVE = "apt-ftparchive+gpg";
 const N = 1000;
 const DIR = join(WORK_DIR, "apt");
 const POOL = join(DIR, "pool-v1"); // the generated packages, in kiln's pool layout
-const SELF = join(REPO_ROOT, "bench/apt_index.ts");
+const CHILD = join(REPO_ROOT, "bench/apt_publish_child.ts");
 
 function pkgName(i: number): string {
   return `pkg${String(i).padStart(4, "0")}`;
@@ -140,28 +140,6 @@ async function loadKey(path: string): Promise<SigningKey> {
   return key;
 }
 
-/** The kiln child: one publish, as a whole process. */
-async function publishMain(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { publish: { type: "boolean" }, list: { type: "string" }, add: { type: "string" } },
-    allowPositionals: true,
-  });
-  const [root, state, keyPath] = positionals;
-  const debs = values.list
-    ? Deno.readTextFileSync(values.list).split("\n").filter((l) => l)
-    : [values.add!];
-  // The key as a function: read (and OpenPGP loaded) while the indexes compress.
-  const r = await publishAptRepository(repoConfig(root, state), () => readKey(keyPath), {
-    add: debs.map((deb) => ({ deb, suite: "stable", component: "main" })),
-  });
-  if ("reason" in r) {
-    console.error(r.message);
-    Deno.exit(1);
-  }
-  console.log(JSON.stringify({ hashed: r.hashed, packages: r.packages }));
-}
-
 /** How many stanzas `root`'s amd64 `Packages` lists, or why it cannot be read. */
 function listed(root: string, want: number): string | null {
   try {
@@ -247,12 +225,12 @@ export async function benchAptIndex(
 
   const kilnFull: ProcessSpec = {
     cmd: Deno.execPath(),
-    args: ["run", "-A", SELF, "--publish", kilnRoot, kilnState, keyPath, "--list", list],
+    args: ["run", "-A", CHILD, kilnRoot, kilnState, keyPath, "--list", list],
     cwd: REPO_ROOT,
   };
   const kilnAdd: ProcessSpec = {
     ...kilnFull,
-    args: ["run", "-A", SELF, "--publish", kilnRoot, kilnState, keyPath, "--add", spare],
+    args: ["run", "-A", CHILD, kilnRoot, kilnState, keyPath, "--add", spare],
   };
   const ftp: ProcessSpec = { cmd: "sh", args: ["-c", script], cwd: ftpRoot };
   const reset = () => {
@@ -332,8 +310,7 @@ export async function benchAptIndex(
 }
 
 if (import.meta.main) {
-  if (Deno.args.includes("--publish")) await publishMain(Deno.args);
-  else {
+  {
     const { values } = parseArgs({
       args: Deno.args,
       options: { runs: { type: "string" }, warmup: { type: "string" } },

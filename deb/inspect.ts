@@ -13,10 +13,8 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../engine/path.ts";
 import { gunzipSync } from "node:zlib";
-import { decompress as zstdDecompress } from "fzstd";
-import xzDecompress from "xz-decompress";
 import { type Failure, failure } from "../engine/failure.ts";
 
 /** The bytes are not a `.deb` dpkg would read: bad `ar` magic, no control member, no `control`. */
@@ -168,7 +166,7 @@ export class ControlReader {
             : m.kind === "xz"
             ? await xzDecode(m.data)
             : m.kind === "zst"
-            ? zstdDecompress(m.data)
+            ? (await import("fzstd")).decompress(m.data)
             : m.data);
       } catch (e) {
         const why = (e instanceof Error ? e.message : String(e)).split("\n")[0];
@@ -337,15 +335,21 @@ interface XzExports {
   get_next_output(ptr: number): number;
 }
 
-const { XzReadableStream } = xzDecompress as unknown as {
-  XzReadableStream: (new (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>) & {
-    _moduleInstance?: WebAssembly.Instance;
-  };
+type XzStreamClass = (new (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>) & {
+  _moduleInstance?: WebAssembly.Instance;
 };
+let XzReadableStream: XzStreamClass | undefined;
 let xzExports: XzExports | null | undefined;
 
-/** Decompresses through the package's stream API (also loads its WebAssembly module). */
+/**
+ * Decompresses through the package's stream API (also loads its WebAssembly module). The package
+ * is imported on first use: a repository of packages made by kiln (gz control members) or decoded
+ * by the xz tool never pays for it.
+ */
 async function xzViaStream(data: Uint8Array): Promise<Uint8Array> {
+  XzReadableStream ??= ((await import("xz-decompress")).default as unknown as {
+    XzReadableStream: XzStreamClass;
+  }).XzReadableStream;
   const stream = new XzReadableStream(new Blob([data as BlobPart]).stream());
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
@@ -358,7 +362,7 @@ async function xzViaStream(data: Uint8Array): Promise<Uint8Array> {
 async function xzDecode(data: Uint8Array): Promise<Uint8Array> {
   if (xzExports === undefined) {
     const out = await xzViaStream(data);
-    const exp = XzReadableStream._moduleInstance?.exports as unknown as XzExports | undefined;
+    const exp = XzReadableStream!._moduleInstance?.exports as unknown as XzExports | undefined;
     xzExports = exp && typeof exp.get_next_output === "function" ? exp : null;
     return out;
   }
