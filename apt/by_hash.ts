@@ -10,6 +10,8 @@
  */
 
 import { Buffer } from "node:buffer";
+import { replaceFileAtomic } from "../engine/durable.ts";
+import { statFile } from "../engine/stat.ts";
 import { dirname, join } from "../engine/path.ts";
 import type { FileHashes } from "./stanza.ts";
 
@@ -17,12 +19,7 @@ import type { FileHashes } from "./stanza.ts";
 const ALGOS = [["MD5Sum", "md5"], ["SHA256", "sha256"], ["SHA512", "sha512"]] as const;
 
 function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return statFile(path) !== null;
 }
 
 function tmpName(path: string): string {
@@ -65,17 +62,7 @@ export function replaceFile(path: string, bytes: Uint8Array | string): void {
 
 /** Writes `bytes` to `path` atomically (a temporary file in the same folder, then a rename). */
 export function writeAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = tmpName(path);
-  try {
-    if (typeof bytes === "string") Deno.writeTextFileSync(tmp, bytes);
-    else Deno.writeFileSync(tmp, bytes);
-    Deno.renameSync(tmp, path);
-  } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* never created */ }
-    throw e;
-  }
+  replaceFileAtomic(path, bytes);
 }
 
 /** Links `from` to `to` (replacing it atomically), copying where links are not possible. */

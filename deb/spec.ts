@@ -31,11 +31,15 @@
  */
 
 import { dirname, resolve } from "node:path";
-import { isScalar, LineCounter, parseDocument } from "yaml";
-import type { z } from "zod";
+import { isScalar } from "yaml";
 import { type Failure, failure } from "../engine/failure.ts";
-import { describe, formatPath, unknownKeyMessage, valueAt } from "../engine/yaml_hints.ts";
-import { locate, SYNTAX_FIX } from "../iso/catalog_errors.ts";
+import {
+  firstSpecProblem,
+  locate,
+  parseYamlSpec,
+  readSpecText,
+  type SpecPath,
+} from "../engine/yaml_spec.ts";
 import { type DebSpecFields, type DebSpecInput, debSpecSchema, knownKeys } from "./spec_schema.ts";
 
 export type { DebFileFields, DebSpecFields, DebSpecInput } from "./spec_schema.ts";
@@ -43,8 +47,9 @@ export type { DebFileFields, DebSpecFields, DebSpecInput } from "./spec_schema.t
 /** Reason of every spec failure. */
 export const SPEC_INVALID = "deb-spec-invalid";
 
-/** A key path into a spec, e.g. `["files", 2, "src"]`. */
-export type SpecPath = (string | number)[];
+export type { SpecPath };
+
+const DEB_SPEC_KIND = { label: "Package spec", reason: SPEC_INVALID, keys: "name:, version:" };
 
 /** A validated spec, ready for {@link buildDeb}: the fields plus where its relative paths start. */
 export interface DebSpec extends DebSpecFields {
@@ -55,79 +60,6 @@ export interface DebSpec extends DebSpecFields {
    * `Package spec (given in code)`), to which callers append `: key "files[0].src" ...`.
    */
   where(path: SpecPath): string;
-}
-
-/** `must be X, got Y; fix` for one zod issue. */
-function wording(
-  issue: z.ZodIssue,
-  raw: unknown,
-): { path: SpecPath; text: string; typo?: boolean } {
-  const path = issue.path;
-  const got = valueAt(raw, path);
-  const show = (v: unknown) =>
-    typeof v === "string"
-      ? JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v)
-      : describe(v);
-  const key = (p: SpecPath) => JSON.stringify(formatPath(p));
-  switch (issue.code) {
-    case "unrecognized_keys": {
-      const at = [...path, issue.keys[0]];
-      const hint = unknownKeyMessage(issue.keys[0], knownKeys(path))
-        .replace(/^unknown key "[^"]*"; /, "");
-      return { path: at, text: `key ${key(at)} is not known; ${hint} and rerun`, typo: true };
-    }
-    case "invalid_type":
-      if (got === undefined) return { path, text: `key ${key(path)} is missing; add it and rerun` };
-      return {
-        path,
-        text: `key ${key(path)} must be ${
-          issue.expected === "array"
-            ? "a list"
-            : issue.expected === "object"
-            ? "a map"
-            : issue.expected
-        }, got ${describe(got)}; fix it and rerun`,
-      };
-    case "invalid_enum_value":
-      return {
-        path,
-        text: `key ${key(path)} must be one of ${issue.options.join(", ")}, got ${
-          show(got)
-        }; write one of them and rerun`,
-      };
-    case "invalid_union": {
-      const deeper = issue.unionErrors.flatMap((e) => e.issues)
-        .filter((i) => i.code !== "invalid_type");
-      if (deeper.length > 0) return wording(deeper[0], raw);
-      return {
-        path,
-        text: `key ${key(path)} has the wrong type, got ${describe(got)}; fix it and rerun`,
-      };
-    }
-    default: {
-      const [must, fix] = issue.message.split("|");
-      const value = got === undefined || typeof got === "object" ? "" : `, got ${show(got)}`;
-      return { path, text: `key ${key(path)} ${must}${value}; ${fix ?? "fix it"} and rerun` };
-    }
-  }
-}
-
-/** The first problem of a failed parse, in source order when the source is known. */
-function firstProblem(
-  error: z.ZodError,
-  raw: unknown,
-  offsetOf: (p: SpecPath) => number,
-): { path: SpecPath; text: string; offset: number } {
-  const all = error.issues.map((i) => wording(i, raw));
-  const typoIn = new Set(
-    all.filter((p) => p.typo).map((p) => JSON.stringify(p.path.slice(0, -1))),
-  );
-  return all
-    .filter((p) =>
-      !(p.text.includes("is missing") && typoIn.has(JSON.stringify(p.path.slice(0, -1))))
-    )
-    .map((p) => ({ ...p, offset: offsetOf(p.path) }))
-    .reduce((a, b) => (b.offset < a.offset ? b : a));
 }
 
 /**
@@ -145,7 +77,7 @@ export function debSpec(input: DebSpecInput, opts: { root: string }): DebSpec | 
   const label = "Package spec (given in code)";
   const result = debSpecSchema.safeParse(input);
   if (!result.success) {
-    const p = firstProblem(result.error, input, () => 0);
+    const p = firstSpecProblem(result.error, input, () => 0, knownKeys);
     return failure(SPEC_INVALID, `${label}: ${p.text}`);
   }
   return { ...result.data, root: resolve(opts.root), where: () => label };
@@ -160,29 +92,9 @@ export function parseDebSpec(
   file: string,
   opts: { root?: string } = {},
 ): DebSpec | Failure {
-  const lc = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false });
-  const label = `Package spec ${JSON.stringify(file)}`;
-  const at = (offset: number) => `${label} line ${lc.linePos(offset).line}`;
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const what = e.message.split("\n")[0].replace(/\s+at line \d+.*$/, "").replace(/\.$/, "");
-    return failure(
-      SPEC_INVALID,
-      `${at(e.pos[0])}: invalid YAML: ${what.charAt(0).toLowerCase()}${what.slice(1)}; ${
-        SYNTAX_FIX[e.code] ?? "fix the syntax"
-      } and rerun`,
-    );
-  }
-  const raw = doc.toJS({ maxAliasCount: 100 });
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    return failure(
-      SPEC_INVALID,
-      `${at(0)}: expected a map of keys (name:, version:, ...), got ${
-        describe(raw)
-      }; fix it and rerun`,
-    );
-  }
+  const src = parseYamlSpec(source, file, DEB_SPEC_KIND);
+  if ("reason" in src) return src;
+  const { doc, raw } = src;
   // YAML 1.2 reads `mode: 0755` as the number 755: take modes as written, in octal.
   if (Array.isArray(raw.files)) {
     raw.files.forEach((f: unknown, i: number) => {
@@ -194,11 +106,16 @@ export function parseDebSpec(
   }
   const result = debSpecSchema.safeParse(raw);
   if (!result.success) {
-    const p = firstProblem(result.error, raw, (path) => locate(doc.contents, path));
-    return failure(SPEC_INVALID, `${at(p.offset)}: ${p.text}`);
+    const p = firstSpecProblem(
+      result.error,
+      raw,
+      (path) => locate(doc.contents, path),
+      knownKeys,
+    );
+    return failure(SPEC_INVALID, `${src.at(p.offset)}: ${p.text}`);
   }
   const root = resolve(opts.root ?? dirname(resolve(file)));
-  return { ...result.data, root, where: (path) => at(locate(doc.contents, path)) };
+  return { ...result.data, root, where: src.where };
 }
 
 /**
@@ -214,17 +131,6 @@ export async function loadDebSpec(
   path: string,
   opts: { root?: string } = {},
 ): Promise<DebSpec | Failure> {
-  let source: string;
-  try {
-    source = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      return failure(
-        SPEC_INVALID,
-        `Package spec ${JSON.stringify(path)} does not exist; check the path and rerun`,
-      );
-    }
-    throw e;
-  }
-  return parseDebSpec(source, path, opts);
+  const source = await readSpecText(path, DEB_SPEC_KIND);
+  return typeof source === "string" ? parseDebSpec(source, path, opts) : source;
 }

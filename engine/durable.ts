@@ -88,10 +88,11 @@ async function fsyncEach(batch: { tmp: string }[]): Promise<void> {
  * and skipping the flush keeps two ~5 ms waits off every build. Cache entries, which others
  * trust, go through {@link GroupCommit}.
  */
-export function replaceFileAtomic(path: string, data: string): void {
+export function replaceFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
-    Deno.writeTextFileSync(tmp, data);
+    if (typeof data === "string") Deno.writeTextFileSync(tmp, data);
+    else Deno.writeFileSync(tmp, data);
     Deno.renameSync(tmp, path);
   } catch (e) {
     try {

@@ -27,11 +27,8 @@
  */
 
 import { dirname, isAbsolute, resolve } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
-import type { z } from "zod";
 import { type Failure, failure } from "../engine/failure.ts";
-import { describe, formatPath, unknownKeyMessage, valueAt } from "../engine/yaml_hints.ts";
-import { locate, SYNTAX_FIX } from "../iso/catalog_errors.ts";
+import { firstSpecProblem, locate, parseYamlSpec, readSpecText } from "../engine/yaml_spec.ts";
 import {
   type FormulaSpec,
   type FormulaSpecInput,
@@ -44,94 +41,7 @@ export type { FormulaSpec, FormulaSpecInput, GitIdentity, RepoSpec } from "./spe
 /** Reason of every spec failure. */
 export const SPEC_INVALID = "formula-spec-invalid";
 
-type Path = (string | number)[];
-
-/** zod's type names as a spec author would say them. */
-const KINDS: Record<string, string> = {
-  string: "a string",
-  array: "a list",
-  object: "a map",
-  boolean: "true or false",
-  number: "a number",
-};
-
-/** `must be X, got Y; fix` for one zod issue. */
-function wording(issue: z.ZodIssue, raw: unknown): { path: Path; text: string; typo?: boolean } {
-  const path = issue.path;
-  const got = valueAt(raw, path);
-  const show = (v: unknown) =>
-    typeof v === "string"
-      ? JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v)
-      : describe(v);
-  const key = (p: Path) => (p.length === 0 ? "the spec" : `key ${JSON.stringify(formatPath(p))}`);
-  switch (issue.code) {
-    case "unrecognized_keys": {
-      const at = [...path, issue.keys[0]];
-      const hint = unknownKeyMessage(issue.keys[0], knownKeys(path)).replace(
-        /^unknown key "[^"]*"; /,
-        "",
-      );
-      return { path: at, text: `${key(at)} is not known; ${hint} and rerun`, typo: true };
-    }
-    case "invalid_type":
-      if (got === undefined) {
-        return { path, text: `${key(path)} is missing; add it and rerun` };
-      }
-      return {
-        path,
-        text: `${key(path)} must be ${KINDS[issue.expected] ?? issue.expected}, got ${
-          describe(got)
-        }; ${
-          issue.expected === "array" && typeof got === "string"
-            ? `write it as a list: [${got}]`
-            : "fix it"
-        } and rerun`,
-      };
-    case "invalid_enum_value":
-      return {
-        path,
-        text: `${key(path)} must be one of ${issue.options.join(", ")}, got ${
-          show(got)
-        }; write one of them and rerun`,
-      };
-    case "invalid_union": {
-      // The branch that got furthest says what is wrong; a plain type mismatch says what fits.
-      const issues = issue.unionErrors.flatMap((e) => e.issues);
-      const best = issues.find((i) => i.path.length > path.length) ??
-        issues.find((i) => i.code !== "invalid_type");
-      if (best) return wording(best, raw);
-      const kinds = issue.unionErrors.flatMap((e) => e.issues)
-        .flatMap((i) => (i.code === "invalid_type" ? [KINDS[i.expected] ?? i.expected] : []));
-      return {
-        path,
-        text: `${key(path)} must be ${[...new Set(kinds)].join(" or ")}, got ${
-          describe(got)
-        }; fix it and rerun`,
-      };
-    }
-    default: {
-      const [must, fix] = issue.message.split("|");
-      const value = got === undefined || typeof got === "object" ? "" : `, got ${show(got)}`;
-      return { path, text: `${key(path)} ${must}${value}; ${fix ?? "fix it"} and rerun` };
-    }
-  }
-}
-
-/** The first problem of a failed parse, in source order when the source is known. */
-function firstProblem(
-  error: z.ZodError,
-  raw: unknown,
-  offsetOf: (p: Path) => number,
-): { path: Path; text: string; offset: number } {
-  const all = error.issues.map((i) => wording(i, raw));
-  const typoIn = new Set(all.filter((p) => p.typo).map((p) => JSON.stringify(p.path.slice(0, -1))));
-  return all
-    .filter((p) =>
-      !(p.text.includes("is missing") && typoIn.has(JSON.stringify(p.path.slice(0, -1))))
-    )
-    .map((p) => ({ ...p, offset: offsetOf(p.path) }))
-    .reduce((a, b) => (b.offset < a.offset ? b : a));
-}
+const FORMULA_SPEC_KIND = { label: "Formula spec", reason: SPEC_INVALID, keys: "name:, desc:" };
 
 /**
  * Validates a spec built in code (the release pipeline's way), filling in defaults.
@@ -145,7 +55,7 @@ function firstProblem(
 export function formulaSpec(input: FormulaSpecInput): FormulaSpec | Failure {
   const result = formulaSpecSchema.safeParse(input);
   if (result.success) return result.data;
-  const p = firstProblem(result.error, input, () => 0);
+  const p = firstSpecProblem(result.error, input, () => 0, knownKeys);
   return failure(SPEC_INVALID, `Formula spec (given in code): ${p.text}`);
 }
 
@@ -154,35 +64,17 @@ export function formulaSpec(input: FormulaSpecInput): FormulaSpec | Failure {
  * `scoop.bucket.path` is taken relative to the file's folder.
  */
 export function parseFormulaSpec(source: string, file: string): FormulaSpec | Failure {
-  const lc = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false });
-  const at = (offset: number) =>
-    `Formula spec ${JSON.stringify(file)} line ${lc.linePos(offset).line}`;
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const what = e.code === "DUPLICATE_KEY"
-      ? `duplicate key ${JSON.stringify(source.slice(e.pos[0]).match(/^[^:\n]*/)![0].trim())}`
-      : e.message.split("\n")[0].replace(/\s+at line \d+.*$/, "").replace(/\.$/, "");
-    return failure(
-      SPEC_INVALID,
-      `${at(e.pos[0])}: invalid YAML: ${what.charAt(0).toLowerCase()}${what.slice(1)}; ${
-        SYNTAX_FIX[e.code] ?? "fix the syntax"
-      } and rerun`,
-    );
-  }
-  const raw = doc.toJS({ maxAliasCount: 100 });
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    return failure(
-      SPEC_INVALID,
-      `${at(0)}: expected a map of keys (name:, desc:, ...), got ${
-        describe(raw)
-      }; fix it and rerun`,
-    );
-  }
-  const result = formulaSpecSchema.safeParse(raw);
+  const src = parseYamlSpec(source, file, FORMULA_SPEC_KIND);
+  if ("reason" in src) return src;
+  const result = formulaSpecSchema.safeParse(src.raw);
   if (!result.success) {
-    const p = firstProblem(result.error, raw, (path) => locate(doc.contents, path));
-    return failure(SPEC_INVALID, `${at(p.offset)}: ${p.text}`);
+    const p = firstSpecProblem(
+      result.error,
+      src.raw,
+      (path) => locate(src.doc.contents, path),
+      knownKeys,
+    );
+    return failure(SPEC_INVALID, `${src.at(p.offset)}: ${p.text}`);
   }
   const base = dirname(resolve(file));
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
@@ -198,17 +90,6 @@ export function parseFormulaSpec(source: string, file: string): FormulaSpec | Fa
 
 /** Reads and validates the spec file at `path` (see {@link parseFormulaSpec}). */
 export async function loadFormulaSpec(path: string): Promise<FormulaSpec | Failure> {
-  let source: string;
-  try {
-    source = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      return failure(
-        SPEC_INVALID,
-        `Formula spec ${JSON.stringify(path)} does not exist; check the path and rerun`,
-      );
-    }
-    throw e;
-  }
-  return parseFormulaSpec(source, path);
+  const source = await readSpecText(path, FORMULA_SPEC_KIND);
+  return typeof source === "string" ? parseFormulaSpec(source, path) : source;
 }

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { isMap, isScalar, isSeq, type Node } from "yaml";
 import type { z } from "zod";
 import { describe, unknownKeyMessage, valueAt } from "../engine/yaml_hints.ts";
+export { locate, SYNTAX_FIX } from "../engine/yaml_spec.ts";
 import { catalogSchema, entrySchema, signatureSchema } from "./catalog_schema.ts";
 
 /** A key path into the catalog, e.g. `["distros", "fedora", "iso", "urls", 0]`. */
@@ -28,24 +28,6 @@ function knownKeys(path: Path, raw: unknown): string[] {
   return shape && "shape" in shape ? Object.keys(shape.shape) : [];
 }
 
-/** Source offset of the deepest node along `path` that exists (its key, or the list item). */
-export function locate(contents: Node | null, path: Path): number {
-  let node: unknown = contents;
-  let offset = contents?.range?.[0] ?? 0;
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) break;
-      offset = (pair.key as Node).range?.[0] ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === "number" && node.items[seg] !== undefined) {
-      node = node.items[seg];
-      offset = (node as Node).range?.[0] ?? offset;
-    } else break;
-  }
-  return offset;
-}
-
 /** What to suggest for a missing key. */
 const EXAMPLES: Record<string, string> = {
   format: "gnu, bsd or auto",
@@ -56,15 +38,6 @@ const EXAMPLES: Record<string, string> = {
   urls: "[https://...]",
   fingerprints: '["<40 hex digits>"]',
   packer: "packer/<id>",
-};
-
-/** Hints for the YAML syntax errors people make. */
-export const SYNTAX_FIX: Record<string, string> = {
-  TAB_AS_INDENT: "indent with spaces, not tabs",
-  DUPLICATE_KEY: "remove or rename one of them",
-  BAD_INDENT: "check the indentation",
-  MULTIPLE_DOCS: "keep one document and remove the --- line",
-  BAD_DQ_ESCAPE: "use single quotes for regexes",
 };
 
 function show(v: unknown): string {

@@ -8,6 +8,7 @@
  */
 
 import { crc32, deflateRawSync } from "node:zlib";
+import { concatBytes } from "../deb/ar.ts";
 
 /** One member: a folder (`path` ends without `/`) or a file with its bytes. */
 export type ZipEntry =
@@ -97,12 +98,5 @@ export function zipBytes(entries: readonly ZipEntry[], mtime: number): Uint8Arra
   end.setUint16(10, sorted.length, true);
   end.setUint32(12, cdSize, true);
   end.setUint32(16, offset, true);
-  const parts = [...locals, ...centrals, new Uint8Array(end.buffer)];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes([...locals, ...centrals, new Uint8Array(end.buffer)]);
 }

@@ -9,6 +9,7 @@
 
 import * as openpgp from "openpgp";
 import { type Failure, failure } from "../engine/failure.ts";
+import { statFile } from "../engine/stat.ts";
 
 /** Key algorithms kiln makes: small fast Ed25519, or RSA 4096 for verifiers without EdDSA. */
 export type KeyAlgorithm = "ed25519" | "rsa4096";
@@ -141,14 +142,8 @@ export async function writeKeyFiles(
   return { privatePath: path, publicPath: withPublic ? publicPath : null };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
+function exists(path: string): Promise<boolean> {
+  return Promise.resolve(statFile(path) !== null);
 }
 
 /** Writes `text` aside with `mode`, then links it to `path`; false when `path` exists. */
