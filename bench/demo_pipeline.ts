@@ -19,6 +19,7 @@ import { REPO_ROOT, WORK_DIR } from "./paths.ts";
 import type { ProcessSpec } from "./run_process.ts";
 import { measureRuns, type RunPlan } from "./timed_runs.ts";
 import { removePath } from "./workspace_fs.ts";
+import { RELEASE_SOURCES } from "../tasks/release_archives.ts";
 
 /** Scenario names of the demo rows. */
 export const DEMO_SCENARIOS = {
@@ -27,15 +28,15 @@ export const DEMO_SCENARIOS = {
   noOp: "demo no-op",
 } as const;
 
-const SOURCES = ["build.ts", "deno.json", "deno.lock", "engine", "builders", "cli", "tasks"];
-const MORE = ["iso", "packer", "image"];
+/** What kiln runs from (every pipeline loads with `tasks/mod.ts`), plus its package specs. */
+const SOURCES = [...RELEASE_SOURCES, "packaging"];
 
 /** Copies what `deno task build:demo` needs into `dest` (replacing it). */
 async function copySources(dest: string): Promise<void> {
   removePath(dest);
   Deno.mkdirSync(dest, { recursive: true });
   const r = await new Deno.Command("cp", {
-    args: ["-r", ...[...SOURCES, ...MORE].map((s) => join(REPO_ROOT, s)), dest],
+    args: ["-r", ...SOURCES.map((s) => join(REPO_ROOT, s)), dest],
   }).output();
   if (!r.success) {
     throw new Error(`copying the sources failed: ${new TextDecoder().decode(r.stderr)}`);
