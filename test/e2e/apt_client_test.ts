@@ -17,24 +17,10 @@ import type { AptRepoConfig } from "../../apt/mod.ts";
 import type { SigningKey } from "../../signing/key.ts";
 import { buildDeb } from "../rig/dpkg_deb.ts";
 import { startNginx } from "../rig/nginx.ts";
+import { aptClient, run } from "../rig/apt_client.ts";
 import { testSigningKey, writeKeyring } from "../rig/signing_key.ts";
 
 const TMP = resolve("test/.tmp");
-
-interface Run {
-  code: number;
-  out: string;
-}
-
-async function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<Run> {
-  const r = await new Deno.Command(cmd, { args, ...opts, stdin: "null" }).output();
-  const d = new TextDecoder();
-  return { code: r.code, out: d.decode(r.stdout) + d.decode(r.stderr) };
-}
 
 async function mustRun(
   cmd: string,
@@ -95,50 +81,6 @@ async function makeRepo(dir: string, key: SigningKey) {
 }
 
 /** An apt configuration of its own under `dir`, trusting only `keyring`, reading `sources`. */
-function aptClient(dir: string, keyring: string, sources: string[]) {
-  const a = join(dir, "apt");
-  for (const d of ["state/lists/partial", "cache/archives/partial", "etc/apt.conf.d"]) {
-    Deno.mkdirSync(join(a, d), { recursive: true });
-  }
-  for (const d of ["etc/preferences.d", "etc/trusted.gpg.d", "etc/sources.list.d", "log", "dl"]) {
-    Deno.mkdirSync(join(a, d), { recursive: true });
-  }
-  Deno.writeTextFileSync(join(a, "state/status"), "");
-  Deno.writeTextFileSync(
-    join(a, "sources.list"),
-    sources.map((s) => s.replace("deb ", `deb [signed-by=${keyring}] `)).join("\n") + "\n",
-  );
-  const conf = {
-    "Dir": "/",
-    "Dir::State": join(a, "state"),
-    "Dir::State::status": join(a, "state/status"),
-    "Dir::Cache": join(a, "cache"),
-    "Dir::Etc": join(a, "etc"),
-    "Dir::Etc::SourceList": join(a, "sources.list"),
-    "Dir::Etc::SourceParts": join(a, "etc/sources.list.d"),
-    "Dir::Etc::Parts": join(a, "etc/apt.conf.d"),
-    "Dir::Etc::Preferences": join(a, "etc/preferences"),
-    "Dir::Etc::PreferencesParts": join(a, "etc/preferences.d"),
-    "Dir::Etc::Trusted": join(a, "etc/trusted.gpg"),
-    "Dir::Etc::TrustedParts": join(a, "etc/trusted.gpg.d"),
-    "Dir::Log": join(a, "log"),
-    "APT::Architecture": "amd64",
-    "Debug::NoLocking": "1",
-    "APT::Sandbox::User": "root",
-    "Acquire::Languages": "none",
-  };
-  Deno.writeTextFileSync(
-    join(a, "apt.conf"),
-    Object.entries(conf).map(([k, v]) => `${k} "${v}";`).join("\n") +
-      '\nAPT::Architectures { "amd64"; "arm64"; };\n',
-  );
-  const env = { APT_CONFIG: join(a, "apt.conf"), LC_ALL: "C" };
-  return {
-    dl: join(a, "dl"),
-    run: (cmd: string, args: string[]) => run(cmd, args, { cwd: join(a, "dl"), env }),
-  };
-}
-
 async function withDir(name: string, fn: (dir: string) => Promise<void>) {
   Deno.mkdirSync(TMP, { recursive: true });
   const dir = Deno.makeTempDirSync({ dir: TMP, prefix: `apt-client-${name}-` });

@@ -1,7 +1,7 @@
 /**
  * kiln's own release pipeline (`deno task package`) end to end, in a copy of the repository's
- * release sources: every output checked by the tool that consumes it (dpkg-deb, sha256sum,
- * sha512sum, gpgv, git, ruby), a no-op rerun, the minimal reruns after an edit, a key rotation,
+ * release sources: every output checked by the tool that consumes it (dpkg-deb, lintian,
+ * apt-get, sha256sum, sha512sum, gpgv, git, ruby), a no-op rerun, the minimal reruns after an edit, a key rotation,
  * and a bad package spec.
  *
  * @module
@@ -17,6 +17,7 @@ import { LocalStore } from "../../engine/store.ts";
 import { generateRepositoryKey } from "../../signing/generate.ts";
 import { RELEASE_SOURCES } from "../../tasks/release_archives.ts";
 import { PACKAGE_TARGETS, releaseTasks } from "../../tasks/release_packages.ts";
+import { aptClient } from "../rig/apt_client.ts";
 
 const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const VERSION = "0.1.0";
@@ -130,6 +131,17 @@ Deno.test("release pipeline: every output passes its consumer's check, and a rer
     const scoop = JSON.parse(Deno.readTextFileSync(`${rig.ws}/dist/scoop/kiln.json`));
     const zip = Deno.readFileSync(`${rel}/kiln-${VERSION}-windows-amd64.zip`);
     assert.equal(scoop.architecture["64bit"].hash, createHash("sha256").update(zip).digest("hex"));
+
+    // kiln's own repository, through the real apt client; kiln's own .deb, through lintian.
+    const apt = aptClient(`${rig.ws}/..`, `${rig.ws}/dist/apt/kiln-archive-keyring.gpg`, [
+      `deb file:${rig.ws}/dist/apt stable main`,
+    ]);
+    const update = await apt.run("apt-get", ["update"]);
+    assert.equal(update.code, 0, update.out);
+    const install = await apt.run("apt-get", ["install", "--simulate", "kiln"]);
+    assert.match(install.out, /Inst kiln \(0\.1\.0-1 kiln:stable \[all\]\)/);
+    const lintian = await apt.run("lintian", [`${rel}/kiln_${VERSION}-1_all.deb`]);
+    assert.deepEqual(lintian.out.split("\n").filter((l) => l.startsWith("E:")), []);
 
     const again = await rig.build();
     assert.deepEqual(ran(rig.statuses(again)), []);
