@@ -105,8 +105,10 @@ export async function placeAdditions(
     }
     const poolRel = poolPath(a.component, f.fields);
     const dest = join(config.root, poolRel);
-    const there = statFile(dest);
-    const inPlace = there !== null && samePath(src, dest);
+    // Already at its pool path (the caller put it there): as stat-ed when it was read.
+    const at = resolve(dest) === src;
+    const there = at ? { sig: f.sig } : statFile(dest);
+    const inPlace = there !== null && (at || samePath(src, dest));
     let sig = inPlace ? f.sig : there?.sig; // in place: as it was when read
     if (there && !inPlace) {
       const held = cache.get(poolRel, there.sig) ?? hashFileStreaming(dest);

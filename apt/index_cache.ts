@@ -70,6 +70,11 @@ export class IndexCache {
     return e && e.sig === sig ? e : undefined;
   }
 
+  /** The facts of `poolRel` as last recorded, whatever its stat signature is now. */
+  latest(poolRel: string): CachedDeb | undefined {
+    return this.#entries.get(poolRel);
+  }
+
   set(poolRel: string, entry: CachedDeb): void {
     this.#entries.set(poolRel, entry);
     this.#dirty = true;

@@ -37,4 +37,10 @@ export {
   type AptSigner,
   publishAptRepository,
 } from "./publish.ts";
+export {
+  type AptReleaseSigner,
+  AptWorkerSigner,
+  type ReleaseSignatures,
+  type WorkerKeySource,
+} from "./worker_signer.ts";
 export { XZ_FAILED as APT_XZ_FAILED } from "./xz_blocks.ts";

@@ -13,10 +13,11 @@
  */
 
 import { createHash } from "node:crypto";
-import { gzip as gzipCb, gzipSync } from "node:zlib";
-import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
 import type { Failure } from "../engine/failure.ts";
 import type { ChunkStore } from "./index_cache.ts";
+import { hashBytes } from "./pool_file.ts";
+import type { FileHashes } from "./stanza.ts";
 import { joinXzBlocks, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
 
 /** On average one chunk boundary every this many packages. */
@@ -34,11 +35,12 @@ export interface IndexedPackage {
   readonly stanza: string;
 }
 
-/** The three forms of one `Packages` file. */
+/** The three forms of one `Packages` file, with the sizes and hashes `Release` lists. */
 export interface PackagesFiles {
   readonly plain: Uint8Array;
   readonly gz: Uint8Array;
   readonly xz: Uint8Array;
+  readonly hashes: { readonly plain: FileHashes; readonly gz: FileHashes; readonly xz: FileHashes };
 }
 
 function fnv1a(s: string): number {
@@ -73,7 +75,6 @@ export function packagesChunks(packages: readonly IndexedPackage[]): string[] {
   return chunks;
 }
 
-const gzipAsync = promisify(gzipCb);
 const encoder = new TextEncoder();
 
 function gzipMember(bytes: Uint8Array): Uint8Array {
@@ -114,12 +115,17 @@ export interface CompressOptions {
   readonly xzTool?: string;
   /** Where xz's input and output files go while it runs (default: a system temp folder). */
   readonly tmpDir?: string;
+  /**
+   * Work for this thread while the `xz` processes run (the caller's checks, say): called once
+   * they have started, before their output is awaited.
+   */
+  readonly meanwhile?: () => void;
 }
 
 /**
  * Builds the `Packages` files of several indexes (each given as its chunks), compressing only
  * the chunks `store` does not hold yet: the xz ones in up to `parallelism` `xz` processes, the
- * gzip ones on the thread pool meanwhile.
+ * gzip ones on this thread meanwhile.
  */
 export async function buildPackagesFiles(
   indexes: readonly (readonly string[])[],
@@ -168,12 +174,7 @@ export async function buildPackagesFiles(
   const order = new Map(needXz.map((c, i) => [c, i]));
   for (const g of groups) g.sort((a, b) => order.get(a)! - order.get(b)!);
 
-  const gzWork = Promise.all(needGz.map(async (c) => {
-    const out = new Uint8Array(await gzipAsync(c.bytes, { level: 9 }));
-    out[9] = 3;
-    c.gz = out;
-  }));
-  const xzResults = await Promise.all(
+  const xzWork = Promise.all(
     groups.filter((g) => g.length).map(async (g) => {
       const blocks = await xzCompressChunks(g.map((c) => c.bytes), opts.xzTool, opts.tmpDir);
       if ("reason" in blocks) return blocks;
@@ -181,15 +182,31 @@ export async function buildPackagesFiles(
       return null;
     }),
   );
-  await gzWork;
-  const failed = xzResults.find((r) => r !== null);
+  // While xz runs: gzip (zlib on this thread: Deno's node:zlib "async" gzip works on this
+  // thread too, through slower stream machinery), the caller's work, and the plain and gzip forms
+  // joined and hashed.
+  for (const c of needGz) c.gz = gzipMember(c.bytes);
+  opts.meanwhile?.();
+  const plains = layout.map((chunks) => {
+    const plain = concat(chunks.map((c) => c.bytes));
+    return { plain, hashes: hashBytes(plain) };
+  });
+  const gzs = layout.map((chunks) => {
+    const gz = chunks.length ? concat(chunks.map((c) => c.gz!)) : gzipMember(new Uint8Array(0));
+    return { gz, hashes: hashBytes(gz) };
+  });
+  const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
   for (const c of needGz) store.put(`${c.key}.gz`, c.gz!);
   for (const c of needXz) store.put(`${c.key}.xzb`, packBlock(c.xz!));
 
-  return layout.map((chunks) => ({
-    plain: concat(chunks.map((c) => c.bytes)),
-    gz: chunks.length ? concat(chunks.map((c) => c.gz!)) : gzipMember(new Uint8Array(0)),
-    xz: joinXzBlocks(chunks.map((c) => c.xz!)),
-  }));
+  return layout.map((chunks, i) => {
+    const xz = joinXzBlocks(chunks.map((c) => c.xz!));
+    return {
+      plain: plains[i].plain,
+      gz: gzs[i].gz,
+      xz,
+      hashes: { plain: plains[i].hashes, gz: gzs[i].hashes, xz: hashBytes(xz) },
+    };
+  });
 }

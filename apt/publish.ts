@@ -32,6 +32,7 @@ import { poolMismatch } from "./pool_check.ts";
 import { cachedDeb, readDebFactsMany, renderStanza } from "./pool_file.ts";
 import { indexDir, type PublishedFile, readPublished } from "./published.ts";
 import type { ReleaseEntry } from "./release_file.ts";
+import type { AptReleaseSigner } from "./worker_signer.ts";
 import { prepareSigning, suiteFiles, type Target } from "./suite_release.ts";
 
 /** Packages to take out of a suite (their pool files stay). */
@@ -66,11 +67,13 @@ export interface AptPublishResult {
 }
 
 /**
- * The signing key, or a function that gets it. A function is called only once something may need
- * signing (a publish that changes nothing needs no key), while the indexes are being compressed,
- * so unlocking the key and loading OpenPGP cost no time of their own.
+ * The signing key, a function that gets it, or a signer of its own (such as
+ * `AptWorkerSigner` in `worker_signer.ts`, which loads OpenPGP and the key on another thread). A function is
+ * called only once something may need signing (a publish that changes nothing needs no key),
+ * while the indexes are being compressed, so unlocking the key and loading OpenPGP cost no time
+ * of their own.
  */
-export type AptSigner = SigningKey | (() => Promise<SigningKey | Failure>);
+export type AptSigner = SigningKey | (() => Promise<SigningKey | Failure>) | AptReleaseSigner;
 
 /** A removal matched no package. */
 export const APT_PACKAGE_NOT_FOUND = "apt-package-not-found";
@@ -153,22 +156,66 @@ export async function publishAptRepository(
   // they had when hashed, or are read again (all at once); then each is compared with what was
   // published, and any difference refuses the publish (`apt-pool-mismatch`).
   const misses = new Map<string, string>(); // pool path → the index listing it
-  for (const comps of members.values()) {
+  const statCheck = (): Failure | null => {
+    for (const comps of members.values()) {
+      for (const files of comps.values()) {
+        for (const [rel, m] of files) {
+          if (facts.has(rel) || misses.has(rel)) continue;
+          const st = statFile(join(root, rel));
+          const index = m.published?.index ?? "the index";
+          if (!st || st.kind !== "file") return poolMismatch(rel, index, "is missing");
+          const f = cache.get(rel, st.sig);
+          const stanza = trusted.get(rel);
+          if (f && stanza) {
+            facts.set(rel, f);
+            stanzas.set(rel, stanza);
+          } else misses.set(rel, index);
+        }
+      }
+    }
+    return null;
+  };
+  const compress = (targets: readonly Target[], meanwhile?: () => void) =>
+    buildPackagesFiles(targets.map((t) => t.chunks), store, {
+      parallelism: config.parallelism ?? navigator.hardwareConcurrency ?? 2,
+      xzTool: config.xzTool,
+      tmpDir: join(config.stateDir, "tmp"),
+      meanwhile,
+    });
+
+  // Usually every listed file is as the cache knows it: then the indexes are built from the
+  // cache, and the pool is checked while xz compresses them (nothing is signed before the check
+  // has passed). Should the check find a file changed, the indexes are built again.
+  const guess = new Map(facts);
+  const guessStanzas = new Map(stanzas);
+  guessing: for (const comps of members.values()) {
     for (const files of comps.values()) {
-      for (const [rel, m] of files) {
-        if (facts.has(rel) || misses.has(rel)) continue;
-        const st = statFile(join(root, rel));
-        const index = m.published?.index ?? "the index";
-        if (!st || st.kind !== "file") return poolMismatch(rel, index, "is missing");
-        const f = cache.get(rel, st.sig);
+      for (const rel of files.keys()) {
+        if (guess.has(rel)) continue;
+        const f = cache.latest(rel);
         const stanza = trusted.get(rel);
-        if (f && stanza) {
-          facts.set(rel, f);
-          stanzas.set(rel, stanza);
-        } else misses.set(rel, index);
+        if (!f || !stanza) {
+          guess.clear();
+          break guessing;
+        }
+        guess.set(rel, f);
+        guessStanzas.set(rel, stanza);
       }
     }
   }
+  let targets: Target[] = [];
+  let building: ReturnType<typeof compress> | null = null;
+  let checked: Failure | null | undefined;
+  const check = () => void (checked ??= statCheck()); // once, and surely before what follows
+  if (guess.size) {
+    targets = indexTargets(config, members, guess, guessStanzas);
+    building = compress(targets, check);
+  }
+  check();
+  // A publish that changes something signs: its key was asked for above; otherwise now.
+  signing ??= prepareSigning(signer);
+  if (building && (checked || misses.size)) await building; // wasted: something changed
+  if (checked) return checked;
   const reread = await readDebFactsMany(
     [...misses.keys()].map((rel) => ({ path: join(root, rel), name: rel })),
     { xzTool: config.xzTool, tmpDir: join(config.stateDir, "tmp") },
@@ -194,35 +241,10 @@ export async function publishAptRepository(
       }
     }
   }
-
-  // Every index, in memory.
-  const targets: Target[] = [];
-  for (const suite of config.suites) {
-    for (const comp of suite.components) {
-      const files = [...members.get(suite.name)!.get(comp)!.keys()].map((rel) => ({
-        ...facts.get(rel)!,
-        poolRel: rel,
-        stanza: stanzas.get(rel)!,
-      }));
-      for (const arch of suite.architectures) {
-        const list = files.filter((f) => f.arch === arch || f.arch === "all");
-        targets.push({
-          suite: suite.name,
-          comp,
-          arch,
-          chunks: packagesChunks(list),
-          files: new Set(list.map((f) => f.poolRel)),
-        });
-      }
-    }
+  if (!building || misses.size) {
+    targets = indexTargets(config, members, facts, stanzas);
+    building = compress(targets);
   }
-  // Compress (xz runs in other processes) while getting the key (OpenPGP loads meanwhile).
-  const building = buildPackagesFiles(targets.map((t) => t.chunks), store, {
-    parallelism: config.parallelism ?? navigator.hardwareConcurrency ?? 2,
-    xzTool: config.xzTool,
-    tmpDir: join(config.stateDir, "tmp"),
-  });
-  signing ??= prepareSigning(signer);
   const built = await building;
   if ("reason" in built) return built;
 
@@ -230,9 +252,15 @@ export async function publishAptRepository(
   if (suites.some((s) => !s.fresh)) {
     const sign = await signing;
     if ("reason" in sign) return sign;
-    await Promise.all(suites.map(async (s) => {
-      if (!s.fresh) s.signatures = await sign(s.release);
+    const signed = await Promise.all(suites.map(async (s) => {
+      if (s.fresh) return null;
+      const r = await sign(s.release);
+      if ("reason" in r) return r;
+      s.signatures = r;
+      return null;
     }));
+    const refused = signed.find((r) => r !== null);
+    if (refused) return refused;
   }
 
   // Write: by-hash copies and indexes, then Release, Release.gpg and InRelease.
@@ -285,6 +313,36 @@ export async function publishAptRepository(
     unchanged,
     packages: facts.size,
   };
+}
+
+/** Every index, in memory: one per suite, component and architecture. */
+function indexTargets(
+  config: AptRepoConfig,
+  members: ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<string, Member>>>,
+  facts: ReadonlyMap<string, CachedDeb>,
+  stanzas: ReadonlyMap<string, string>,
+): Target[] {
+  const targets: Target[] = [];
+  for (const suite of config.suites) {
+    for (const comp of suite.components) {
+      const files = [...members.get(suite.name)!.get(comp)!.keys()].map((rel) => ({
+        ...facts.get(rel)!,
+        poolRel: rel,
+        stanza: stanzas.get(rel)!,
+      }));
+      for (const arch of suite.architectures) {
+        const list = files.filter((f) => f.arch === arch || f.arch === "all");
+        targets.push({
+          suite: suite.name,
+          comp,
+          arch,
+          chunks: packagesChunks(list),
+          files: new Set(list.map((f) => f.poolRel)),
+        });
+      }
+    }
+  }
+  return targets;
 }
 
 interface Member {

@@ -17,6 +17,7 @@ import { hashBytes } from "./pool_file.ts";
 import { indexDir } from "./published.ts";
 import type { AptSigner } from "./publish.ts";
 import { archReleaseText, type ReleaseEntry, releaseText } from "./release_file.ts";
+import type { ReleaseSignatures } from "./worker_signer.ts";
 
 /** One `Packages` file to build: its chunks of text and the pool files it lists. */
 export interface Target {
@@ -35,11 +36,14 @@ export interface SuiteFile {
   readonly entry: ReleaseEntry;
 }
 
-/** How to sign a `Release`: its `InRelease` and `Release.gpg`. */
-export type Sign = (release: string) => Promise<{ inRelease: string; detached: string }>;
+/** How to sign a `Release`: its `InRelease` and `Release.gpg` (or why the key cannot). */
+export type Sign = (release: string) => Promise<ReleaseSignatures | Failure>;
 
 /** Gets the key (checked for apt) and loads OpenPGP, without blocking the caller. */
 export function prepareSigning(signer: AptSigner): Promise<Sign | Failure> {
+  if (typeof signer === "object" && "sign" in signer) {
+    return Promise.resolve((release: string) => signer.sign(release));
+  }
   const load = async (): Promise<Sign | Failure> => {
     const [{ clearsign, signDetached }, { checkAptSigningKey }] = await Promise.all([
       import("../signing/sign.ts"),
@@ -83,15 +87,16 @@ export function suiteFiles(
     if (t.suite !== suite.name) return;
     const dir = indexDir(t.suite, t.comp, t.arch);
     const archRelease = new TextEncoder().encode(archReleaseText(common, t.comp, t.arch));
+    const b = built[i];
     for (
-      const [name, bytes] of [
-        ["Packages", built[i].plain],
-        ["Packages.gz", built[i].gz],
-        ["Packages.xz", built[i].xz],
-        ["Release", archRelease],
+      const [name, bytes, hashes] of [
+        ["Packages", b.plain, b.hashes.plain],
+        ["Packages.gz", b.gz, b.hashes.gz],
+        ["Packages.xz", b.xz, b.hashes.xz],
+        ["Release", archRelease, hashBytes(archRelease)],
       ] as const
     ) {
-      const entry = { path: `${t.comp}/binary-${t.arch}/${name}`, ...hashBytes(bytes) };
+      const entry = { path: `${t.comp}/binary-${t.arch}/${name}`, ...hashes };
       files.push({ dir, name, bytes, entry });
     }
   });
@@ -114,6 +119,6 @@ export function suiteFiles(
   const fresh = holds(join(root, dists, "Release"), release) &&
     statFile(join(root, dists, "InRelease")) !== null &&
     statFile(join(root, dists, "Release.gpg")) !== null;
-  const signatures = null as { inRelease: string; detached: string } | null;
+  const signatures = null as ReleaseSignatures | null;
   return { suite, dists, files, release, fresh, signatures };
 }

@@ -7,23 +7,30 @@
  * @module
  */
 
-import { publishAptRepository } from "../apt/mod.ts";
+import { AptWorkerSigner } from "../apt/worker_signer.ts";
 
 const [root, stateDir, keyPath, mode, arg] = Deno.args;
-const debs = mode === "--list" ? Deno.readTextFileSync(arg).split("\n").filter((l) => l) : [arg];
-// The key as a function: read (and OpenPGP loaded) while the indexes compress.
-const r = await publishAptRepository({
-  root,
-  stateDir,
-  origin: "kiln",
-  label: "kiln",
-  suites: [{ name: "stable", components: ["main"], architectures: ["amd64"] }],
-}, async () => {
-  const { readSigningKey } = await import("../signing/key.ts");
-  return await readSigningKey(Deno.readTextFileSync(keyPath), keyPath);
-}, { add: debs.map((deb) => ({ deb, suite: "stable", component: "main" })) });
-if ("reason" in r) {
-  console.error(r.message);
-  Deno.exit(1);
+// The signer first: OpenPGP loads and the key is read and checked on another thread while this
+// one loads the publisher and reads the packages.
+const signer = new AptWorkerSigner({ armored: Deno.readTextFileSync(keyPath), name: keyPath });
+try {
+  const { publishAptRepository } = await import("../apt/mod.ts");
+  const debs = mode === "--list" ? Deno.readTextFileSync(arg).split("\n").filter((l) => l) : [arg];
+  const r = await publishAptRepository(
+    {
+      root,
+      stateDir,
+      origin: "kiln",
+      label: "kiln",
+      suites: [{ name: "stable", components: ["main"], architectures: ["amd64"] }],
+    },
+    signer,
+    { add: debs.map((deb) => ({ deb, suite: "stable", component: "main" })) },
+  );
+  if ("reason" in r) {
+    console.error(r.message);
+    Deno.exitCode = 1;
+  } else console.log(JSON.stringify({ hashed: r.hashed, packages: r.packages }));
+} finally {
+  signer.close();
 }
-console.log(JSON.stringify({ hashed: r.hashed, packages: r.packages }));

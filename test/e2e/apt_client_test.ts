@@ -12,8 +12,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { join, resolve } from "node:path";
-import { publishAptRepository } from "../../apt/mod.ts";
-import type { AptRepoConfig } from "../../apt/mod.ts";
+import { AptWorkerSigner, publishAptRepository } from "../../apt/mod.ts";
+import type { AptRepoConfig, AptSigner } from "../../apt/mod.ts";
 import type { SigningKey } from "../../signing/key.ts";
 import { buildDeb } from "../rig/dpkg_deb.ts";
 import { startNginx } from "../rig/nginx.ts";
@@ -33,7 +33,7 @@ async function mustRun(
 }
 
 /** A published two-suite repository: stable (main, contrib; amd64, arm64) and testing. */
-async function makeRepo(dir: string, key: SigningKey) {
+async function makeRepo(dir: string, key: SigningKey, signer: AptSigner = key) {
   const debs = join(dir, "debs");
   Deno.mkdirSync(debs, { recursive: true });
   const [hello, helloArm, data, tool, hello11] = await Promise.all([
@@ -66,7 +66,7 @@ async function makeRepo(dir: string, key: SigningKey) {
       { name: "testing", codename: "kiln-testing", components: ["main"], architectures: ["amd64"] },
     ],
   };
-  const r = await publishAptRepository(config, key, {
+  const r = await publishAptRepository(config, signer, {
     add: [
       { deb: hello, suite: "stable", component: "main" },
       { deb: helloArm, suite: "stable", component: "main" },
@@ -205,6 +205,30 @@ Deno.test("publishAptRepository() signatures verify with gpgv, and a changed Rel
     const bad = await run("gpgv", ["--keyring", keyring, join(dists, "Release.gpg"), forged]);
     assert.notEqual(bad.code, 0, bad.out);
     assert.match(bad.out, /BAD signature/);
+  });
+});
+
+Deno.test("AptWorkerSigner signs in a worker what gpgv verifies", async () => {
+  await withDir("worker", async (dir) => {
+    const key = await testSigningKey();
+    const keyring = join(dir, "keyring.gpg");
+    await writeKeyring(key, keyring);
+    const signer = new AptWorkerSigner({ armored: key.key.armor(), name: "test key" });
+    try {
+      const { repo } = await makeRepo(dir, key, signer);
+      const dists = join(repo, "dists/stable");
+      const out = await mustRun("gpgv", ["--keyring", keyring, join(dists, "InRelease")]);
+      assert.match(out, /Good signature/);
+      await mustRun("gpgv", [
+        "--keyring",
+        keyring,
+        join(dists, "Release.gpg"),
+        join(dists, "Release"),
+      ]);
+      assert.doesNotMatch(Deno.readTextFileSync(join(dists, "InRelease")), /\r/);
+    } finally {
+      signer.close();
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import {
   APT_POOL_MISMATCH,
   type AptPublishResult,
   type AptRepoConfig,
+  AptWorkerSigner,
   publishAptRepository,
 } from "../../apt/mod.ts";
 import type { Failure } from "../../engine/failure.ts";
@@ -442,5 +443,53 @@ Deno.test("publishAptRepository() asks for the key only when a Release must be s
       new TextDecoder().decode(read(c.root, "dists/stable/main/binary-amd64/Packages")),
       /extra/,
     );
+  });
+});
+
+Deno.test("publishAptRepository() reads again a pool file touched since it was hashed", async () => {
+  await withDir(async (dir) => {
+    const d = await debs(dir);
+    const c = config(dir);
+    ok(await publishAptRepository(c, await key(), { add: addAll(d) }));
+    const xz = read(c.root, "dists/stable/main/binary-amd64/Packages.xz");
+    // Same bytes, another stat signature: the index built from the cache is not trusted.
+    const victim = join(c.root, "pool/main/libf/libfoo/libfoo1_0.9_amd64.deb");
+    Deno.writeFileSync(victim, Deno.readFileSync(victim));
+    const extra = await buildDeb(d.dir, { pkg: "aaa", version: "1", arch: "amd64" });
+    const r = ok(
+      await publishAptRepository(c, await key(), {
+        add: [{ deb: extra, suite: "stable", component: "main" }],
+      }),
+    );
+    assert.equal(r.hashed, 2);
+    const b = config(join(dir, "b"));
+    ok(
+      await publishAptRepository(b, await key(), {
+        add: [...addAll(d), { deb: extra, suite: "stable", component: "main" }],
+      }),
+    );
+    const rel = "dists/stable/main/binary-amd64/Packages.xz";
+    assert.notDeepEqual(read(c.root, rel), xz);
+    assert.deepEqual(read(c.root, rel), read(b.root, rel));
+  });
+});
+
+Deno.test("publishAptRepository() with an AptWorkerSigner refuses an unreadable key, signing nothing", async () => {
+  await withDir(async (dir) => {
+    const d = await debs(dir);
+    const c = config(dir);
+    const signer = new AptWorkerSigner({ armored: "not a key", name: "bad.asc" });
+    try {
+      const r = await publishAptRepository(c, signer, { add: addAll(d) });
+      assert.ok("reason" in r);
+      assert.equal(r.reason, "signing-key-invalid");
+      assert.match(r.message, /^Signing key from bad\.asc is not an armored OpenPGP private key/);
+      assert.throws(
+        () => Deno.statSync(join(c.root, "dists/stable/InRelease")),
+        Deno.errors.NotFound,
+      );
+    } finally {
+      signer.close();
+    }
   });
 });
