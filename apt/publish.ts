@@ -20,30 +20,29 @@
  */
 
 import { join } from "../engine/path.ts";
-import { type Failure, failure } from "../engine/failure.ts";
+import type { Failure } from "../engine/failure.ts";
 import { statFile } from "../engine/stat.ts";
 import type { SigningKey } from "../signing/key.ts";
 import { type AptAddition, placeAdditions } from "./additions.ts";
 import { holds, pruneByHash, publishIndexFile, replaceFile } from "./by_hash.ts";
 import { type AptRepoConfig, checkAptConfig } from "./config.ts";
 import { type CachedDeb, ChunkStore, IndexCache } from "./index_cache.ts";
-import { buildPackagesFiles, packagesChunks } from "./packages_index.ts";
+import { buildPackagesFiles } from "./packages_index.ts";
 import { poolMismatch } from "./pool_check.ts";
 import { cachedDeb, readDebFactsMany, renderStanza } from "./pool_file.ts";
-import { indexDir, type PublishedFile, readPublished } from "./published.ts";
+import { indexDir, readPublished } from "./published.ts";
 import type { ReleaseEntry } from "./release_file.ts";
 import type { AptReleaseSigner } from "./worker_signer.ts";
 import { prepareSigning, suiteFiles, type Target } from "./suite_release.ts";
+import {
+  applyRemovals,
+  APT_PACKAGE_NOT_FOUND,
+  type AptRemoval,
+  indexTargets,
+  type Member,
+} from "./membership.ts";
 
-/** Packages to take out of a suite (their pool files stay). */
-export interface AptRemoval {
-  readonly suite: string;
-  /** Only from this component; default every component of the suite. */
-  readonly component?: string;
-  readonly package: string;
-  /** Only this architecture (`all` included); default every one. */
-  readonly architecture?: string;
-}
+export { APT_PACKAGE_NOT_FOUND, type AptRemoval };
 
 /** What to change in this publish; nothing publishes the repository as it is (re-signing it). */
 export interface AptPublishRequest {
@@ -74,9 +73,6 @@ export interface AptPublishResult {
  * of their own.
  */
 export type AptSigner = SigningKey | (() => Promise<SigningKey | Failure>) | AptReleaseSigner;
-
-/** A removal matched no package. */
-export const APT_PACKAGE_NOT_FOUND = "apt-package-not-found";
 
 /**
  * Publishes the repository `config` describes, after applying `request`, signed with `key`.
@@ -313,68 +309,6 @@ export async function publishAptRepository(
     unchanged,
     packages: facts.size,
   };
-}
-
-/** Every index, in memory: one per suite, component and architecture. */
-function indexTargets(
-  config: AptRepoConfig,
-  members: ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<string, Member>>>,
-  facts: ReadonlyMap<string, CachedDeb>,
-  stanzas: ReadonlyMap<string, string>,
-): Target[] {
-  const targets: Target[] = [];
-  for (const suite of config.suites) {
-    for (const comp of suite.components) {
-      const files = [...members.get(suite.name)!.get(comp)!.keys()].map((rel) => ({
-        ...facts.get(rel)!,
-        poolRel: rel,
-        stanza: stanzas.get(rel)!,
-      }));
-      for (const arch of suite.architectures) {
-        const list = files.filter((f) => f.arch === arch || f.arch === "all");
-        targets.push({
-          suite: suite.name,
-          comp,
-          arch,
-          chunks: packagesChunks(list),
-          files: new Set(list.map((f) => f.poolRel)),
-        });
-      }
-    }
-  }
-  return targets;
-}
-
-interface Member {
-  facts?: CachedDeb;
-  readonly published?: PublishedFile;
-}
-
-function applyRemovals(
-  members: Map<string, Map<string, Map<string, Member>>>,
-  removals: readonly AptRemoval[],
-): Failure | null {
-  for (const r of removals) {
-    let found = 0;
-    for (const [comp, files] of members.get(r.suite) ?? []) {
-      if (r.component !== undefined && comp !== r.component) continue;
-      for (const [rel, m] of files) {
-        const id = m.facts ?? m.published!;
-        if (id.pkg === r.package && (r.architecture === undefined || id.arch === r.architecture)) {
-          files.delete(rel);
-          found++;
-        }
-      }
-    }
-    if (!found) {
-      return failure(
-        APT_PACKAGE_NOT_FOUND,
-        `Cannot remove ${JSON.stringify(r.package)} from suite ${JSON.stringify(r.suite)}: ` +
-          `it lists no such package; check the name`,
-      );
-    }
-  }
-  return null;
 }
 
 /** `dists/<codename>` → `<suite>`, when they differ and nothing else has that name. */
