@@ -16,6 +16,7 @@ import {
   type VerifyIsoInput,
 } from "../../iso/verify.ts";
 import { makeTmp } from "../rig/workspace.ts";
+import { runGpg } from "../rig/gpg.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -32,28 +33,12 @@ class Gpg {
   }
 
   async run(args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
-    const child = new Deno.Command("gpg", {
-      args: [
-        "--batch",
-        "--homedir",
-        this.home,
-        "--pinentry-mode",
-        "loopback",
-        "--passphrase",
-        "",
-        ...args,
-      ],
-      stdin: stdin ? "piped" : "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    if (stdin) {
-      const w = child.stdin.getWriter();
-      await w.write(stdin);
-      await w.close();
-    }
-    const out = await child.output();
-    if (!out.success) throw new Error(`gpg ${args.join(" ")}: ${decoder.decode(out.stderr)}`);
+    const out = await runGpg(
+      this.home,
+      ["--pinentry-mode", "loopback", "--passphrase", "", ...args],
+      stdin,
+    );
+    if (out.code !== 0) throw new Error(`gpg ${args.join(" ")}: ${out.err}`);
     return out.stdout;
   }
 

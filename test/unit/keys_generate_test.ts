@@ -6,27 +6,12 @@ import { readSigningKey } from "../../signing/key.ts";
 import { signDetached } from "../../signing/sign.ts";
 import { resolveSigningKey } from "../../signing/key_source.ts";
 import { kiln, makeTmp, removeTree } from "../rig/workspace.ts";
+import { runGpg } from "../rig/gpg.ts";
 
 const DAY = 86400_000;
 
 /** `gpg --list-packets` (and friends) with a private GnuPG home, so /root/.gnupg is untouched. */
-async function gpg(home: string, args: string[], stdin?: Uint8Array) {
-  await Deno.mkdir(home, { recursive: true, mode: 0o700 });
-  const child = new Deno.Command("gpg", {
-    args: ["--homedir", home, "--batch", ...args],
-    stdin: stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin) {
-    const w = child.stdin.getWriter();
-    await w.write(stdin);
-    await w.close();
-  }
-  const r = await child.output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
+const gpg = runGpg;
 
 /** Public key algorithm and signature digest algorithms (RFC 4880 ids) from `--list-packets`. */
 function packetFacts(listing: string) {
