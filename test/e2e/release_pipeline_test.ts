@@ -11,15 +11,14 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { LocalProcessRunner } from "../../builders/local.ts";
 import { type BuildSummary, runBuild } from "../../engine/build.ts";
-import { copyTree } from "../../engine/fs_util.ts";
 import { buildGraph } from "../../engine/graph.ts";
 import { LocalStore } from "../../engine/store.ts";
 import { generateRepositoryKey } from "../../signing/generate.ts";
 import { RELEASE_SOURCES } from "../../tasks/release_archives.ts";
 import { PACKAGE_TARGETS, releaseTasks } from "../../tasks/release_packages.ts";
 import { aptClient } from "../rig/apt_client.ts";
+import { copyPaths, makeTmp, removeTree, REPO } from "../rig/workspace.ts";
 
-const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const VERSION = "0.1.0";
 
 interface Rig {
@@ -30,11 +29,9 @@ interface Rig {
 }
 
 async function withRelease(body: (rig: Rig) => Promise<void>): Promise<void> {
-  await Deno.mkdir(`${REPO}/test/.tmp`, { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: `${REPO}/test/.tmp`, prefix: "release-" });
+  const dir = await makeTmp("release-");
   const ws = `${dir}/ws`;
-  await Deno.mkdir(ws);
-  for (const s of [...RELEASE_SOURCES, "packaging"]) copyTree(`${REPO}/${s}`, `${ws}/${s}`);
+  await copyPaths(REPO, ws, [...RELEASE_SOURCES, "packaging"]);
   const env: Record<string, string> = { SOURCE_DATE_EPOCH: "1763683200", HOME: `${dir}` };
   const store = new LocalStore(`${dir}/cache`);
   const rig: Rig = {
@@ -61,7 +58,7 @@ async function withRelease(body: (rig: Rig) => Promise<void>): Promise<void> {
   try {
     await body(rig);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await removeTree(dir);
   }
 }
 

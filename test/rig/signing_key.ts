@@ -1,24 +1,21 @@
 /**
- * Throwaway OpenPGP signing keys for tests, and a GnuPG keyring `gpgv` can check their
- * signatures with.
+ * Throwaway OpenPGP signing keys for tests, made the way `kiln keys generate` makes them, and a
+ * keyring `gpgv` can check their signatures with.
  *
  * @module
  */
 
-import * as openpgp from "openpgp";
+import { generateRepositoryKey } from "../../signing/generate.ts";
 import { readSigningKey, type SigningKey } from "../../signing/key.ts";
 
-/** A fresh unlocked key: Ed25519 (v4 EdDSA as `ed25519Legacy`: GnuPG 2.2 rejects RFC 9580's new Ed25519) unless `rsa` is set. */
-export async function testSigningKey(
-  opts: { rsa?: boolean; expires?: number } = {},
-): Promise<SigningKey> {
-  const { privateKey } = await openpgp.generateKey({
-    ...(opts.rsa ? { type: "rsa", rsaBits: 4096 } : { type: "ecc", curve: "ed25519Legacy" }),
-    userIDs: [{ name: "kiln test", email: "test@kiln.invalid" }],
-    keyExpirationTime: opts.expires,
-    format: "armored",
+/** A fresh unlocked key: Ed25519 (v4 `ed25519Legacy`, which GnuPG 2.2 accepts) unless `rsa`. */
+export async function testSigningKey(opts: { rsa?: boolean } = {}): Promise<SigningKey> {
+  const generated = await generateRepositoryKey({
+    name: "kiln test",
+    email: "test@kiln.invalid",
+    algorithm: opts.rsa ? "rsa4096" : "ed25519",
   });
-  const key = await readSigningKey(privateKey, "a test key");
+  const key = await readSigningKey(generated.privateArmored, "a test key");
   if ("reason" in key) throw new Error(key.message);
   return key;
 }

@@ -31,6 +31,23 @@ export async function removeTree(dir: string): Promise<void> {
   }
 }
 
+/** `n` random bytes (getRandomValues fills at most 64 KiB a call). */
+export function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
+  return b;
+}
+
+/** True when `path` exists (a dangling symlink counts). */
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** SHA-256 (hex) of bytes or a string. */
 export function sha256(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");

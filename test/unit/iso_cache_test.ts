@@ -9,22 +9,15 @@ import {
   linkIsoInto,
 } from "../../iso/iso_cache.ts";
 import { type HttpMirror, startMirror } from "../rig/http_mirror.ts";
-import { fileDigest, makeTmp, removeTree, REPO, sha256 } from "../rig/workspace.ts";
-
-function randomBytes(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
-  return b;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import {
+  exists,
+  fileDigest,
+  makeTmp,
+  randomBytes,
+  removeTree,
+  REPO,
+  sha256,
+} from "../rig/workspace.ts";
 
 function hit(r: CachedIso | Failure): CachedIso {
   if ("reason" in r) assert.fail(`expected an ISO, got ${r.reason}: ${r.message}`);

@@ -18,23 +18,7 @@ import {
 } from "../../iso/progress.ts";
 import type { Failure } from "../../engine/failure.ts";
 import { type HttpMirror, startMirror } from "../rig/http_mirror.ts";
-import { fileDigest, makeTmp, removeTree, sha256 } from "../rig/workspace.ts";
-
-/** `n` random bytes. */
-function randomBytes(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
-  return b;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { exists, fileDigest, makeTmp, randomBytes, removeTree, sha256 } from "../rig/workspace.ts";
 
 /** A mirror serving `files` (URL path -> bytes) from a fresh folder; `out` is a scratch folder. */
 async function withMirror(

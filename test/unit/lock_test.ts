@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { lockWorkspace } from "../../engine/lock.ts";
 import { kilnDir } from "../../engine/path.ts";
+import { makeTmp, removeTree } from "../rig/workspace.ts";
 
-async function tempWorkspace(): Promise<string> {
-  await Deno.mkdir("test/.tmp", { recursive: true });
-  return await Deno.makeTempDir({ dir: "test/.tmp", prefix: "lock-" });
-}
+const tempWorkspace = () => makeTmp("lock-");
 
 Deno.test("lockWorkspace() stays quiet when a child of this process briefly shares the lock", async () => {
   const ws = await tempWorkspace();
@@ -25,7 +23,7 @@ Deno.test("lockWorkspace() stays quiet when a child of this process briefly shar
   } finally {
     stop = true;
     await spawning;
-    await Deno.remove(ws, { recursive: true });
+    await removeTree(ws);
   }
   assert.deepEqual(waits, []);
 });
@@ -52,6 +50,6 @@ Deno.test("lockWorkspace() names the holder and waits when another process holds
     assert.equal(Deno.readTextFileSync(path), String(Deno.pid));
   } finally {
     await holder.status;
-    await Deno.remove(ws, { recursive: true });
+    await removeTree(ws);
   }
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { collectFiles, writeArchive } from "../../release/archive.ts";
+import { makeTmp, removeTree } from "../rig/workspace.ts";
 
 const MTIME = 1_763_683_200; // 2025-11-21T00:00:00Z
 
@@ -11,8 +12,7 @@ async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
 }
 
 async function withTree(body: (dir: string) => Promise<void>): Promise<void> {
-  await Deno.mkdir("test/.tmp", { recursive: true });
-  const dir = Deno.realPathSync(await Deno.makeTempDir({ dir: "test/.tmp", prefix: "archive-" }));
+  const dir = await makeTmp("archive-");
   try {
     await Deno.mkdir(`${dir}/src/bin`, { recursive: true });
     await Deno.writeTextFile(`${dir}/src/README.md`, "# kiln\n".repeat(50));
@@ -21,7 +21,7 @@ async function withTree(body: (dir: string) => Promise<void>): Promise<void> {
     await Deno.chmod(`${dir}/src/bin/kiln`, 0o775);
     await body(dir);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await removeTree(dir);
   }
 }
 

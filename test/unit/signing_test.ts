@@ -3,6 +3,7 @@ import { clearsign, signDetached } from "../../signing/sign.ts";
 import { readSigningKey } from "../../signing/key.ts";
 import * as openpgp from "openpgp";
 import { testSigningKey, writeKeyring } from "../rig/signing_key.ts";
+import { makeTmp, removeTree } from "../rig/workspace.ts";
 
 async function gpgv(args: string[]): Promise<{ code: number; err: string }> {
   const r = await new Deno.Command("gpgv", { args, stderr: "piped", stdout: "null" }).output();
@@ -11,10 +12,7 @@ async function gpgv(args: string[]): Promise<{ code: number; err: string }> {
 
 Deno.test("signDetached() makes a SHA-512 signature that gpgv accepts and a changed file fails", async () => {
   const key = await testSigningKey();
-  const dir = await Deno.makeTempDir({ dir: "test/.tmp", prefix: "sign-" }).catch(async () => {
-    await Deno.mkdir("test/.tmp", { recursive: true });
-    return await Deno.makeTempDir({ dir: "test/.tmp", prefix: "sign-" });
-  });
+  const dir = await makeTmp("sign-");
   try {
     await writeKeyring(key, `${dir}/ring.gpg`);
     await Deno.writeTextFile(`${dir}/SUMS`, "abc  file\n");
@@ -29,14 +27,13 @@ Deno.test("signDetached() makes a SHA-512 signature that gpgv accepts and a chan
     const bad = await gpgv(["--keyring", `${dir}/ring.gpg`, `${dir}/SUMS.asc`, `${dir}/SUMS`]);
     assert.notEqual(bad.code, 0);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await removeTree(dir);
   }
 });
 
 Deno.test("clearsign() wraps text that gpgv verifies when the key is RSA", async () => {
   const key = await testSigningKey({ rsa: true });
-  await Deno.mkdir("test/.tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "test/.tmp", prefix: "sign-" });
+  const dir = await makeTmp("sign-");
   try {
     await writeKeyring(key, `${dir}/ring.gpg`);
     const signed = await clearsign(key, "Origin: kiln\nSuite: stable\n");
@@ -47,7 +44,7 @@ Deno.test("clearsign() wraps text that gpgv verifies when the key is RSA", async
     await Deno.writeTextFile(`${dir}/InRelease`, signed.replace("stable", "stabl3"));
     assert.notEqual((await gpgv(["--keyring", `${dir}/ring.gpg`, `${dir}/InRelease`])).code, 0);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await removeTree(dir);
   }
 });
 

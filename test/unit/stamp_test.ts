@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { secretDigest } from "../../engine/fingerprint.ts";
 import { checkStamp, stampPath, writeStamp } from "../../engine/stamp.ts";
+import { makeTmp, removeTree } from "../rig/workspace.ts";
 
 Deno.test("checkStamp() misses when a secret env value changed and the stamp holds only its digest", async () => {
-  await Deno.mkdir("test/.tmp", { recursive: true });
-  const root = Deno.realPathSync(await Deno.makeTempDir({ dir: "test/.tmp", prefix: "stamp-" }));
+  const root = await makeTmp("stamp-");
   try {
     await Deno.mkdir(`${root}/.kiln`);
     const id = { config: "ts pipeline", targets: ["release:apt"] };
@@ -20,6 +20,6 @@ Deno.test("checkStamp() misses when a secret env value changed and the stamp hol
     assert.equal(checkStamp(root, id, env("another-key")), null);
     assert.equal(checkStamp(root, id, env(undefined)), null);
   } finally {
-    await Deno.remove(root, { recursive: true });
+    await removeTree(root);
   }
 });
