@@ -24,7 +24,7 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
   if (flags.signingKey) Deno.env.set("KILN_SIGNING_KEY_FILE", resolve(flags.signingKey));
   const noOp = noOpBuild(targets, flags);
   if (noOp !== null) return noOp;
-  const graph = await loadGraph(flags.file);
+  const graph = await loadGraph(flags.file, targets);
   const base = {
     targets,
     jobs: flags.jobs ?? navigator.hardwareConcurrency ?? 2,

@@ -27,8 +27,9 @@ export async function releaseTasks(
   version: string,
   root: string,
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+  makeKey = true,
 ): Promise<{ tasks: Task[]; configFiles: string[] }> {
-  const key = await keyTask(root, env);
+  const key = await keyTask(root, env, makeKey);
   const revision = debRevision(root);
   return {
     tasks: [

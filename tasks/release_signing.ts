@@ -47,16 +47,18 @@ function digestOf(path: string): string {
 
 /**
  * The `release:key` task of workspace `root`, and the files whose content decides the key (for
- * the build stamp). When no key is set and the workspace has no throwaway key yet, it is made
- * now, once, so that the task's key does not change between the first build and the next.
+ * the build stamp). With `makeKey`, when no key is set and the workspace has no throwaway key
+ * yet, it is made now, once, so that the task's key does not change between the first build and
+ * the next; without it (`kiln list`, a build of OS images only) nothing is made.
  */
 export async function keyTask(
   root: string,
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+  makeKey = true,
 ): Promise<{ task: Task; configFiles: string[] }> {
   const file = env(KEY_FILE_ENV);
   const keyFile = file ? (file.startsWith("/") ? file : join(root, file)) : join(root, THROWAWAY);
-  if (!file && !env(KEY_ENV) && digestOf(keyFile) === "none") {
+  if (makeKey && !file && !env(KEY_ENV) && digestOf(keyFile) === "none") {
     const { resolveSigningKey } = await import("../signing/key_source.ts");
     await resolveSigningKey({ workspace: root, env: () => undefined }); // makes the throwaway key
   }
