@@ -64,7 +64,8 @@ export function aptTask(version: string, revision: string): Task {
         return failure(
           r.reason,
           `${r.message}: bump the Debian revision in ${DEB_SPEC} ("{version}-<n>") or kiln's ` +
-            `version in deno.json`,
+            `version in deno.json, or, if this repository was never published, start it over ` +
+            `with "deno run -A build.ts clean release:apt"`,
         );
       }
       await Deno.writeFile(`${repo}/${APT_KEYRING}`, key.key.key.toPublic().write());
