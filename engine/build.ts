@@ -90,6 +90,7 @@ function context(
     tmpdir: join(kilnDir(graph.root), "tmp", `build-${Deno.pid}`),
     oldLogs: () => (oldLogs ??= listNames(logsDir(graph.root))),
     dirs: new Map(),
+    modules: new Map(),
   };
   return x;
 }

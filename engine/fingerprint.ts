@@ -27,6 +27,12 @@ export interface Fingerprint {
   readonly v: number;
   readonly id: string;
   readonly action: ActionIdentity;
+  /**
+   * For a TypeScript action: the local modules its module imports, transitively (static and
+   * literal dynamic imports), with their digests, so that editing library code an action calls
+   * reruns the task as editing the action's own module does. Absent for commands.
+   */
+  readonly code?: DigestList;
   readonly params: Readonly<Record<string, JsonValue>>;
   /** Declared env var -> value (`null` when unset). */
   readonly env: Readonly<Record<string, string | null>>;
@@ -63,6 +69,7 @@ export function makeFingerprint(f: Omit<Fingerprint, "v">): Fingerprint {
     v: FINGERPRINT_VERSION,
     id: f.id,
     action: f.action,
+    ...(f.code ? { code: [...f.code].sort(byFirst) } : {}),
     params: JSON.parse(canonicalJson(f.params)),
     env: sortedRecord(f.env),
     tools: sortedRecord(f.tools),
@@ -126,6 +133,7 @@ export function diffFingerprints(before: Fingerprint | null, now: Fingerprint): 
       out.push(`action version changed (${show(a.version)} -> ${show(b.version)})`);
     }
   } else out.push("action kind changed");
+  diffLists("module", before.code ?? [], now.code ?? [], out);
   diffRecords("param", before.params, now.params, out);
   diffRecords("env", before.env, now.env, out);
   diffRecords("tool", before.tools, now.tools, out);

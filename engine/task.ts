@@ -89,8 +89,9 @@ export interface CommandAction {
 
 /**
  * A TypeScript function. Its identity in the key is the digest of the module that defines it
- * (`module`, usually `import.meta.url`) plus an optional `version`, so editing a pipeline's code
- * reruns its tasks.
+ * (`module`, usually `import.meta.url`) plus an optional `version`, and the digests of the local
+ * modules that module imports (statically, or with a literal dynamic `import()`), so editing a
+ * pipeline's code, or the library code it calls, reruns its tasks.
  */
 export interface FunctionAction {
   readonly kind: "fn";

@@ -11,6 +11,7 @@ import { type Failure, failure } from "./failure.ts";
 import { type DigestList, type Fingerprint, makeFingerprint, secretDigest } from "./fingerprint.ts";
 import { expandGlob, type SeenDirs } from "./glob.ts";
 import type { Graph } from "./graph.ts";
+import { localModuleClosure } from "./module_closure.ts";
 import { isWithin, join } from "./path.ts";
 import { type FileStat, statFile } from "./stat.ts";
 import type { Task } from "./task.ts";
@@ -35,6 +36,8 @@ export interface FingerprintContext {
   readonly depOutputs: (id: string) => DigestList | undefined;
   /** Folders listed (globs, folder inputs and outputs), for the build stamp. */
   readonly dirs: SeenDirs;
+  /** Local import closures of action modules, found once per build (see {@link codeDigests}). */
+  readonly modules?: Map<string, readonly string[]>;
 }
 
 /** An input file: relative path and its stat (`null` when missing). */
@@ -68,6 +71,30 @@ function inputFiles(
     }
   }
   return files;
+}
+
+/**
+ * `[path, digest]` of every local module a TypeScript action's module imports (transitively, not
+ * itself): workspace-relative when inside the workspace. Digests go through the digest cache, so
+ * an unchanged module costs a stat, and the files enter the build stamp.
+ */
+async function codeDigests(task: Task, ctx: FingerprintContext): Promise<DigestList | undefined> {
+  const a = task.action;
+  if (a.kind !== "fn" || !a.module.startsWith("file:")) return undefined;
+  const abs = decodeURIComponent(new URL(a.module).pathname);
+  let closure = ctx.modules?.get(abs);
+  if (!closure) {
+    closure = localModuleClosure(abs);
+    ctx.modules?.set(abs, closure);
+  }
+  const out: [string, string][] = [];
+  for (const file of closure) {
+    if (file === abs) continue;
+    const rel = isWithin(file, ctx.graph.root) ? file.slice(ctx.graph.root.length + 1) : file;
+    const digest = await ctx.digests.digest(rel, file);
+    if (digest !== null) out.push([rel, digest]); // a specifier in a comment names no file
+  }
+  return out;
 }
 
 async function actionIdentity(task: Task, ctx: FingerprintContext) {
@@ -126,6 +153,7 @@ export async function fingerprintTask(
   const fp = makeFingerprint({
     id: task.id,
     action: await actionIdentity(task, ctx),
+    code: await codeDigests(task, ctx),
     params: task.params ?? {},
     env,
     tools,

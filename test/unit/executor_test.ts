@@ -668,3 +668,29 @@ Deno.test("runBuild() shows ctx.warn() to the reporter and keeps it in the task'
     assert.match(ws.read(".kiln/logs/key.log"), /^warning: Signing key ABCD/);
   });
 });
+
+Deno.test("runBuild() reruns a TypeScript action when a module its module imports changes", async () => {
+  await withWorkspace(async (ws) => {
+    ws.write(
+      "pipe/act.ts",
+      'import { helper } from "./lib/helper.ts";\nexport const x = helper;\n',
+    );
+    ws.write("pipe/lib/helper.ts", "export const helper = 1;\n");
+    const task: Task = {
+      id: "lib-user",
+      outputs: ["out/x.txt"],
+      action: fn(`file://${ws.root}/pipe/act.ts`, async (ctx) => {
+        await Deno.writeTextFile(ctx.path("out/x.txt"), "x");
+      }),
+    };
+    assert.equal((await ws.build([task])).outcomes[0].status, "ran");
+    assert.deepEqual(lastRun(ws.root, "lib-user").fp.code, [
+      ["pipe/lib/helper.ts", sha("export const helper = 1;\n")],
+    ]);
+    assert.equal((await ws.build([task])).outcomes[0].status, "fresh");
+    ws.write("pipe/lib/helper.ts", "export const helper = 2;\n");
+    const again = await ws.build([task]);
+    assert.equal(again.outcomes[0].status, "ran");
+    assert.match(again.outcomes[0].reasons.join("; "), /module "pipe\/lib\/helper\.ts" changed/);
+  });
+});
