@@ -20,7 +20,10 @@ import { releaseEpoch } from "./release_date.ts";
 export const DOWNLOAD_URL = "https://github.com/kiln-build/kiln/releases/download/v{version}/" +
   "{filename}";
 
-/** The files `release:files` writes into the release folder. */
+/**
+ * The files `release:files` writes into the release folder (spelled out rather than imported from
+ * `release/`, which would load OpenPGP and CycloneDX whenever the pipelines load).
+ */
 export const RELEASE_FILES = [
   "SHA256SUMS",
   "SHA256SUMS.asc",
