@@ -154,7 +154,32 @@ export interface Task {
   readonly outputs?: readonly string[];
   /** A resource pool name; see {@link Graph.pools}. */
   readonly pool?: string;
+  /**
+   * What the machine that runs this task must offer. Not part of the key (the result does not
+   * depend on where it was made); read by the builder that decides where the task runs.
+   */
+  readonly needs?: TaskNeeds;
   readonly action: Action;
+}
+
+/**
+ * A task's requirements of its host, so a builder can run it here, run it here slowly (software
+ * emulation), or hand it to another machine.
+ *
+ * @example
+ * ```ts
+ * const needs: TaskNeeds = { vm: "x86_64", tools: ["packer", "qemu-img"], memoryMiB: 2048 };
+ * ```
+ */
+export interface TaskNeeds {
+  /** Runs a virtual machine of this guest architecture. */
+  readonly vm?: "x86_64" | "aarch64";
+  /** Executables that must be on PATH. */
+  readonly tools?: readonly string[];
+  /** Free memory the task needs, in MiB. */
+  readonly memoryMiB?: number;
+  /** Free disk space the task needs in the workspace, in MiB. */
+  readonly diskMiB?: number;
 }
 
 /** A validated, fully declared set of tasks with resource pools. */
