@@ -45,8 +45,8 @@ export interface PlacedDeb {
   readonly stanza: string;
 }
 
-function samePath(a: string, b: string): boolean {
-  if (resolve(a) === resolve(b)) return true;
+function samePath(a: string, b: string, cwd: string): boolean {
+  if (resolve(a, cwd) === resolve(b, cwd)) return true;
   try {
     return Deno.realPathSync(a) === Deno.realPathSync(b);
   } catch {
@@ -80,8 +80,11 @@ export async function placeAdditions(
       );
     }
   }
-  // Each file read once, however many suites it goes to.
-  const sources = [...new Map(additions.map((a) => [resolve(a.deb), a.deb])).entries()];
+  // Each file read once, however many suites it goes to. (The working directory asked once:
+  // Deno.cwd() is a system call, and 1,000 additions resolve several paths each.)
+  const cwd = Deno.cwd();
+  const abs = (p: string) => resolve(p, cwd);
+  const sources = [...new Map(additions.map((a) => [abs(a.deb), a.deb])).entries()];
   const read = await readDebFactsMany(sources.map(([path, name]) => ({ path, name })), {
     xzTool: config.xzTool,
     tmpDir: join(config.stateDir, "tmp"),
@@ -91,7 +94,7 @@ export async function placeAdditions(
   const placed: PlacedDeb[] = [];
   for (const a of additions) {
     const suite = config.suites.find((s) => s.name === a.suite)!;
-    const src = resolve(a.deb);
+    const src = abs(a.deb);
     const f = facts.get(src)!;
     if ("reason" in f) return f;
     const { pkg, arch } = debIdentity(f.fields);
@@ -106,9 +109,9 @@ export async function placeAdditions(
     const poolRel = poolPath(a.component, f.fields);
     const dest = join(config.root, poolRel);
     // Already at its pool path (the caller put it there): as stat-ed when it was read.
-    const at = resolve(dest) === src;
+    const at = abs(dest) === src;
     const there = at ? { sig: f.sig } : statFile(dest);
-    const inPlace = there !== null && (at || samePath(src, dest));
+    const inPlace = there !== null && (at || samePath(src, dest, cwd));
     let sig = inPlace ? f.sig : there?.sig; // in place: as it was when read
     if (there && !inPlace) {
       const held = cache.get(poolRel, there.sig) ?? hashFileStreaming(dest);
