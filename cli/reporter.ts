@@ -129,13 +129,13 @@ export class CliReporter implements BuildReporter {
     if (r) r.detail = text;
   }
 
-  taskStarted(id: string, what: "run" | "restore"): void {
-    if (what === "run") this.#flushPending(); // an action may take a while: show what is done
+  taskStarted(id: string, what: "run" | "restore" | "delegate"): void {
+    if (what !== "restore") this.#flushPending(); // this may take a while: show what is done
     // The live view starts with the first task (a no-op build never needs its timer).
     if (this.#o.live && !this.#o.quiet) this.#timer ??= setInterval(() => this.#draw(), 100);
     this.#running.set(id, {
       since: performance.now(),
-      what: what === "run" ? "running" : "restoring",
+      what: what === "run" ? "running" : what === "delegate" ? "building elsewhere" : "restoring",
     });
   }
 

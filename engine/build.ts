@@ -22,6 +22,7 @@ import { secretDigest } from "./fingerprint.ts";
 import { statFile } from "./stat.ts";
 import type { CacheStore } from "./store.ts";
 import { ToolVersions } from "./tools.ts";
+import type { Delegator } from "./delegator.ts";
 
 /** The names in folder `dir` (empty when it does not exist). */
 function listNames(dir: string): Set<string> {
@@ -49,6 +50,8 @@ export interface BuildOptions {
   readonly env?: (name: string) => string | undefined;
   /** Monotonic milliseconds (default `performance.now`). */
   readonly now?: () => number;
+  /** Builds some tasks on another machine (see `delegator.ts`). */
+  readonly delegator?: Delegator;
 }
 
 /** The result of a build. */
@@ -91,6 +94,7 @@ function context(
     oldLogs: () => (oldLogs ??= listNames(logsDir(graph.root))),
     dirs: new Map(),
     modules: new Map(),
+    delegator: o.delegator,
   };
   return x;
 }

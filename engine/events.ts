@@ -38,7 +38,8 @@ export interface Span {
 
 /** Receives build progress. Every method is optional. */
 export interface BuildReporter {
-  taskStarted?(id: string, what: "run" | "restore"): void;
+  /** `delegate`: the task is being built on another machine (see `delegator.ts`). */
+  taskStarted?(id: string, what: "run" | "restore" | "delegate"): void;
   taskFinished?(outcome: TaskOutcome): void;
   /** What a running task is doing now (a download's progress), for a live view; not logged. */
   taskProgress?(id: string, text: string): void;

@@ -31,6 +31,7 @@ import {
   type TaskFingerprint,
 } from "./task_fingerprint.ts";
 import type { ProcessRunner } from "./process.ts";
+import { DELEGATION_NO_RESULT, type Delegator } from "./delegator.ts";
 
 /** Everything the executor needs; one per build. */
 export interface ExecutorContext extends FingerprintContext {
@@ -51,6 +52,8 @@ export interface ExecutorContext extends FingerprintContext {
    * restore without a log removes an old one only if there is one, without a stat per task.
    */
   readonly oldLogs: () => ReadonlySet<string>;
+  /** Builds the tasks it handles elsewhere (see `delegator.ts`). */
+  readonly delegator?: Delegator;
 }
 
 /** What a build would do with a task, for `--dry-run` and the executor itself. */
@@ -226,6 +229,44 @@ async function storeResult(
   return log;
 }
 
+/**
+ * Has `task` built elsewhere, then restores its outputs by `key` from the store: the same checks
+ * as any cache hit. Waiting holds no job slot and no pool (nothing runs here).
+ */
+async function delegate(
+  task: Task,
+  key: string,
+  x: ExecutorContext,
+  record: (status: "cached", outputs: OutputManifest, log: string | null) => void,
+): Promise<Omit<TaskOutcome, "id" | "durationMs">> {
+  const reasons = ["built elsewhere"];
+  if (x.signal.aborted) return { status: "skipped", reasons };
+  x.reporter.taskStarted?.(task.id, "delegate");
+  const failed = await x.delegator!.build(task, key, x.signal);
+  if (failed) return { status: "failed", failure: failed, reasons };
+  const entry = await x.store.getEntry(key);
+  const miss = entry ? await restore(task, entry, x, false) : "no cache entry";
+  if (!entry || miss) {
+    return {
+      status: "failed",
+      reasons,
+      failure: {
+        reason: DELEGATION_NO_RESULT,
+        message:
+          `Task "${task.id}" was built elsewhere but its result under key ${
+            key.slice(0, 12)
+          } could not be restored (${miss}); check that both builds use the same remote cache ` +
+          `and KILN_REMOTE_CACHE_KEY, or build here with --builder local`,
+      },
+    };
+  }
+  for (const d of entry.outputs.dirs) {
+    x.dirs.set(join(x.graph.root, d), statFile(join(x.graph.root, d))?.sig ?? "");
+  }
+  record("cached", entry.outputs, entry.log);
+  return { status: "cached", reasons, logPath: logPath(x.graph.root, task.id) };
+}
+
 /** Runs `task` to completion and reports the outcome. Its dependencies have succeeded. */
 export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskOutcome> {
   const start = x.now();
@@ -281,6 +322,7 @@ export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskO
     x.reporter.warn?.(`Task "${task.id}": ${miss}; discarded it and running the task`);
     reasons.push(miss);
   }
+  if (x.delegator?.handles(task)) return finish(await delegate(task, plan.key!, x, record));
 
   const pool = task.pool ? x.pools.get(task.pool) : undefined;
   const releasePool = pool ? await pool.acquire() : undefined;
