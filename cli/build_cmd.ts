@@ -13,7 +13,7 @@ import { resolve } from "../engine/path.ts";
 import type { BuildFlags } from "./build_flags.ts";
 import { noOpBuild } from "./no_op.ts";
 import { chromeTrace } from "./profile.ts";
-import { CliReporter, formatDuration, reporterOptions } from "./reporter.ts";
+import { formatDuration, reporterOptions } from "./reporter.ts";
 
 const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
 
@@ -52,7 +52,9 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
   const onInt = () => controller.abort();
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onInt);
-  const reporter = new CliReporter(reporterOptions(flags, graph.order.length));
+  // Loaded here, not at start-up: a no-op build (above) never reports tasks.
+  const { ciReporter } = await import("./github_reporter.ts");
+  const reporter = ciReporter(reporterOptions(flags, graph.order.length), graph);
   try {
     const summary = await runBuild(graph, { ...base, reporter, signal: controller.signal });
     reporter.finish(summary.counts, summary.durationMs);

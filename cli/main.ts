@@ -98,6 +98,19 @@ export function program(result: { code: number }): Command {
       result.code = await (await admin()).cleanCacheCommand();
     });
 
+  const ci = p.command("ci").description("helpers for CI workflows");
+  ci.command("matrix")
+    .description("print the OS templates of the task graph as a GitHub Actions matrix (JSON)")
+    .option(
+      "--targets <ids>",
+      "only these templates: task or distro ids, space- or comma-separated",
+    )
+    .option("--json", "print JSON (the default)")
+    .option("-f, --file <path>", FILE_HELP)
+    .action(async (flags) => {
+      result.code = await (await import("./ci_cmd.ts")).ciMatrixCommand(flags);
+    });
+
   const keys = p.command("keys").description("make release signing keys");
   keys.command("generate")
     .description("make a repository signing key; prints its fingerprint and expiry, never the key")

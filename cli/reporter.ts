@@ -8,6 +8,7 @@
  */
 
 import type { BuildReporter, Span, TaskOutcome } from "../engine/events.ts";
+import { type EnvLookup, inCi, processEnv } from "../builders/ci_env.ts";
 
 /** Reporter settings from the command line. */
 export interface ReporterOptions {
@@ -54,10 +55,12 @@ export function reporterOptions(
   };
 }
 
-/** True when stderr is a terminal and not in CI: the live view is used. */
-export function useLiveView(env = (n: string) => Deno.env.get(n)): boolean {
-  const ci = env("CI");
-  return Deno.stderr.isTerminal() && !(ci && ci !== "false" && ci !== "0");
+/**
+ * True when stderr is a terminal and not in CI (any service `detectCi` knows: Jenkins sets no
+ * `CI`): the live view is used.
+ */
+export function useLiveView(env: EnvLookup = processEnv): boolean {
+  return Deno.stderr.isTerminal() && !inCi(env);
 }
 
 /** Collects spans for `--profile` and prints progress. */
