@@ -52,6 +52,12 @@ export interface BuildOptions {
   readonly now?: () => number;
   /** Builds some tasks on another machine (see `delegator.ts`). */
   readonly delegator?: Delegator;
+  /**
+   * Task id -> another key to store its result under as well. A build made for a delegating
+   * machine gets the keys that machine computed: where tool versions differ (packer on a laptop
+   * and on a CI runner), its keys differ from this build's, and it pulls results by its own.
+   */
+  readonly alsoStoreAs?: ReadonlyMap<string, string>;
 }
 
 /** The result of a build. */
@@ -161,6 +167,10 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
     await o.runner.release?.();
     removeIfExists(x.tmpdir);
     await flush();
+    if (o.alsoStoreAs && !signal.aborted) { // entries read back once the build's are published
+      await storeAliases(o.alsoStoreAs, state, o, outcomes);
+      await flush();
+    }
     state.save();
   }
   const list = ids.map((id) => outcomes.get(id)!);
@@ -175,6 +185,29 @@ export async function runBuild(graph: Graph, o: BuildOptions): Promise<BuildSumm
     interrupted: signal.aborted,
     durationMs: performance.now() - t0,
   };
+}
+
+/** Stores each finished task's entry under its alias key too (see `alsoStoreAs`). */
+async function storeAliases(
+  aliases: ReadonlyMap<string, string>,
+  state: WorkspaceState,
+  o: BuildOptions,
+  outcomes: ReadonlyMap<string, TaskOutcome>,
+): Promise<void> {
+  for (const [id, alias] of aliases) {
+    const status = outcomes.get(id)?.status;
+    if (status !== "ran" && status !== "cached" && status !== "fresh") continue;
+    const key = state.get(id)?.key;
+    if (!key || key === alias) continue;
+    const entry = await o.store.getEntry(key);
+    if (entry) await o.store.putEntry({ ...entry, key: alias });
+    else {
+      o.reporter?.warn?.(
+        `Task "${id}" has no cache entry to store under the expected key ${alias.slice(0, 12)} ` +
+          `(its result was not cached); the machine that asked for it will not find it`,
+      );
+    }
+  }
 }
 
 /** Writes the build stamp after a complete build (see `stamp.ts`). */

@@ -17,7 +17,12 @@ async function withTwo(
       there: string;
       store: LocalStore;
       runs: (ws: string) => string[];
-      build: (ws: string, tasks: Task[], delegator?: Delegator) => Promise<BuildSummary>;
+      build: (
+        ws: string,
+        tasks: Task[],
+        delegator?: Delegator,
+        alsoStoreAs?: Map<string, string>,
+      ) => Promise<BuildSummary>;
     },
   ) => Promise<void>,
 ) {
@@ -35,7 +40,12 @@ async function withTwo(
       return [];
     }
   };
-  const build = (ws: string, tasks: Task[], delegator?: Delegator) =>
+  const build = (
+    ws: string,
+    tasks: Task[],
+    delegator?: Delegator,
+    alsoStoreAs?: Map<string, string>,
+  ) =>
     runBuild(buildGraph({ tasks, pools: {}, root: ws }), {
       targets: [],
       jobs: 2,
@@ -44,6 +54,7 @@ async function withTwo(
       runner: new LocalProcessRunner(),
       env: () => undefined,
       delegator,
+      alsoStoreAs,
     });
   try {
     await body({ here, there, store, runs, build });
@@ -144,5 +155,34 @@ Deno.test("runBuild() fails with delegation-no-result when the other machine lef
     assert.equal(vm.status, "failed");
     assert.equal(vm.failure?.reason, DELEGATION_NO_RESULT);
     assert.match(vm.failure!.message, /same remote cache.*--builder local$/);
+  });
+});
+
+Deno.test("runBuild() stores a result under the delegating machine's key too when alsoStoreAs names it", async () => {
+  await withTwo(async ({ here, there, runs, build }) => {
+    // The two machines compute different keys for "vm" (as with another packer version).
+    const on = (host: string) => TASKS.map((t) => t.id === "vm" ? { ...t, params: { host } } : t);
+    const s = await build(here, on("laptop"), {
+      handles: (t) => t.id === "vm",
+      async build(task, key) {
+        const ci = await build(there, on("ci"), undefined, new Map([[task.id, key]]));
+        assert.equal(ci.counts.failed, 0);
+        return null;
+      },
+    });
+    assert.deepEqual(statuses(s), { prep: "ran", vm: "cached", pack: "cached" });
+    assert.deepEqual(runs(here), ["prep"]);
+    assert.deepEqual(runs(there), ["prep", "vm", "pack"]);
+  });
+});
+
+Deno.test("runBuild() without alsoStoreAs leaves a differently keyed delegated task unrestorable", async () => {
+  await withTwo(async ({ here, there, build }) => {
+    const on = (host: string) => TASKS.map((t) => t.id === "vm" ? { ...t, params: { host } } : t);
+    const s = await build(here, on("laptop"), {
+      handles: (t) => t.id === "vm",
+      build: async () => (await build(there, on("ci")), null),
+    });
+    assert.equal(s.outcomes.find((o) => o.id === "vm")!.failure?.reason, DELEGATION_NO_RESULT);
   });
 });
