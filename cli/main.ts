@@ -98,6 +98,13 @@ export function program(result: { code: number }): Command {
       result.code = await (await admin()).cleanCacheCommand();
     });
 
+  p.command("doctor")
+    .description("check this host: tools, memory, disk, and whether VMs run with KVM")
+    .option("--json", "print JSON")
+    .action(async (flags) => {
+      result.code = await (await import("./doctor_cmd.ts")).doctorCommand(flags);
+    });
+
   const ci = p.command("ci").description("helpers for CI workflows");
   ci.command("matrix")
     .description("print the OS templates of the task graph as a GitHub Actions matrix (JSON)")

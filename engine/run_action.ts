@@ -51,7 +51,7 @@ function taskEnv(
     HOME: get("HOME") ?? "/",
     TMPDIR: tmpdir,
   };
-  for (const name of [...task.env ?? [], ...task.secretEnv ?? []]) {
+  for (const name of [...task.env ?? [], ...task.secretEnv ?? [], ...task.passEnv ?? []]) {
     const v = get(name);
     if (v !== undefined) env[name] = v;
     else if (name === "PATH" || name === "HOME") delete env[name];

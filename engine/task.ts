@@ -146,6 +146,12 @@ export interface Task {
    * holds the value. For high-entropy values only: a hash of a short password can be guessed.
    */
   readonly secretEnv?: readonly string[];
+  /**
+   * Env vars the action may see that are NOT part of the key (Turborepo's `passThroughEnv`): for
+   * values that describe the run rather than change the result, such as which CI built it. A
+   * laptop and a CI runner then compute the same key and share the cached result.
+   */
+  readonly passEnv?: readonly string[];
   /** Tools whose versions are part of the key. */
   readonly tools?: readonly ToolSpec[];
   /** When true, the host OS and CPU architecture are part of the key. */

@@ -58,6 +58,9 @@ function hostKernelPath(): string {
   return "reason" in k ? "/boot/vmlinuz" : k.path;
 }
 
+/** What QEMU itself takes beside the guest's memory, for `needs.memoryMiB`. */
+const QEMU_OVERHEAD_MIB = 256;
+
 const readJson = async <T>(path: string): Promise<T> => JSON.parse(await Deno.readTextFile(path));
 
 /** The packer step: installs the distro from its verified ISO into a qcow2 disk. */
@@ -75,6 +78,12 @@ export function packerTask(d: DistroEntry, size: VmSize): Task {
     tools: [{ name: "packer", args: ["version"] }, { name: "qemu-system-x86_64" }],
     outputs: [image, record],
     pool: "vm",
+    // packer's qemu builder also runs qemu-img (to create the disk).
+    needs: {
+      vm: "x86_64",
+      tools: ["packer", "qemu-system-x86_64", "qemu-img"],
+      memoryMiB: size.memory + QEMU_OVERHEAD_MIB,
+    },
     action: fn(import.meta.url, async (ctx) => {
       // Loaded when a step runs, not when the pipeline is defined (a no-op needs none of it).
       const { probeAccelerator } = await import("../builders/accel_probe.ts");
@@ -162,6 +171,12 @@ export function validateTask(d: DistroEntry, size: VmSize): Task {
     tools: [{ name: "qemu-system-x86_64" }, { name: "qemu-img" }],
     outputs: [`${dir}/validate.json`],
     pool: "vm",
+    // validateImage boots a VM of qemuArgv's default memory (image/boot.ts), 512 MiB.
+    needs: {
+      vm: "x86_64",
+      tools: ["qemu-system-x86_64", "qemu-img"],
+      memoryMiB: 512 + QEMU_OVERHEAD_MIB,
+    },
     action: fn(import.meta.url, async (ctx) => {
       const { probeAccelerator } = await import("../builders/accel_probe.ts");
       const { validateImage } = await import("../image/validate.ts");
@@ -220,9 +235,13 @@ export function compressTask(d: DistroEntry): Task {
     description: `Release images of ${d.name} with metadata and SHA256SUMS`,
     deps: [`image:${d.id}:validate`, `image:${d.id}:packer`, `iso:${d.id}:verify`],
     params: { version: d.version, v: 1 },
-    env: ["CI", "KILN_BUILDER", "KILN_IMAGE_FORMATS"],
+    env: ["KILN_IMAGE_FORMATS"],
+    // Who built it is recorded in metadata.json but is not part of the key: a laptop restores
+    // what CI built (see `passEnv`).
+    passEnv: ["CI", "KILN_BUILDER"],
     tools: [{ name: "qemu-img" }],
     outputs: [release],
+    needs: { tools: ["qemu-img"] },
     action: fn(import.meta.url, async (ctx) => {
       const { convertImage, qemuImgVersion } = await import("../image/convert.ts");
       const { describeImage, detectBuilder, writeMetadata, writeSha256Sums } = await import(

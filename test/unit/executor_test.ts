@@ -694,3 +694,26 @@ Deno.test("runBuild() reruns a TypeScript action when a module its module import
     assert.match(again.outcomes[0].reasons.join("; "), /module "pipe\/lib\/helper\.ts" changed/);
   });
 });
+
+Deno.test("runBuild() shows passEnv vars to the action but keeps them out of the key", async () => {
+  await withWorkspace(async (ws) => {
+    const task: Task = {
+      id: "who",
+      outputs: ["out/who.txt"],
+      passEnv: ["WHO"],
+      action: cmd('mkdir -p out && echo "built by ${WHO:-nobody}" > out/who.txt'),
+    };
+    const env = (who: string) => (n: string) => n === "WHO" ? who : undefined;
+    const first = await ws.build([task], { env: env("laptop") });
+    assert.deepEqual(statuses(first), { who: "ran" });
+    assert.equal(ws.read("out/who.txt"), "built by laptop\n");
+    const key = lastRun(ws.root, "who").key;
+    const second = await ws.build([task], { env: env("ci") });
+    assert.deepEqual(statuses(second), { who: "fresh" }, "another value is the same key");
+    Deno.removeSync(`${ws.root}/out/who.txt`);
+    const third = await ws.build([task], { env: env("ci") });
+    assert.deepEqual(statuses(third), { who: "cached" });
+    assert.equal(lastRun(ws.root, "who").key, key);
+    assert.equal(ws.read("out/who.txt"), "built by laptop\n", "the cached result, whoever asks");
+  });
+});
