@@ -15,22 +15,27 @@ import type { Task } from "./task.ts";
 /** The other machine did its work but its result is not in the store under the task's key. */
 export const DELEGATION_NO_RESULT = "delegation-no-result";
 
+/** Where a task that must run does: here, elsewhere, or nowhere (a failure saying why). */
+export type TaskPlace = "here" | "elsewhere" | Failure;
+
 /**
- * Builds tasks elsewhere. `build()` returns once the result of `task` under `key` should be in
- * the build's store, or with why not.
+ * Decides where tasks run and builds some elsewhere. `place()` is asked only for a task that is
+ * neither fresh nor cached, so probing the host (booting a VM to test KVM) costs nothing in a
+ * build that runs no VM task. `build()` returns once the result of `task` under `key` should be
+ * in the build's store, or with why not.
  *
  * @example
  * ```ts
  * const delegator: Delegator = {
- *   handles: (task) => task.needs?.vm !== undefined,
+ *   place: (task) => Promise.resolve(task.needs?.vm ? "elsewhere" : "here"),
  *   build: (task, key, signal) => dispatchAndWait(task.id, key, signal),
  * };
  * await runBuild(graph, { ...options, delegator });
  * ```
  */
 export interface Delegator {
-  /** True when `task` is to be built elsewhere whenever it is not fresh and not cached. */
-  handles(task: Task): boolean;
+  /** Where `task` runs; a failure fails the task (it can run neither here nor elsewhere). */
+  place(task: Task): Promise<TaskPlace>;
   /** Has `task` built elsewhere under `key`; null once its entry should be in the store. */
   build(task: Task, key: string, signal: AbortSignal): Promise<Failure | null>;
 }

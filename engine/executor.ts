@@ -322,7 +322,11 @@ export async function executeTask(task: Task, x: ExecutorContext): Promise<TaskO
     x.reporter.warn?.(`Task "${task.id}": ${miss}; discarded it and running the task`);
     reasons.push(miss);
   }
-  if (x.delegator?.handles(task)) return finish(await delegate(task, plan.key!, x, record));
+  if (x.delegator) {
+    const place = await x.delegator.place(task);
+    if (typeof place === "object") return finish({ status: "failed", failure: place, reasons });
+    if (place === "elsewhere") return finish(await delegate(task, plan.key!, x, record));
+  }
 
   const pool = task.pool ? x.pools.get(task.pool) : undefined;
   const releasePool = pool ? await pool.acquire() : undefined;

@@ -89,11 +89,11 @@ const TASKS: Task[] = [
 
 const statuses = (s: BuildSummary) => Object.fromEntries(s.outcomes.map((o) => [o.id, o.status]));
 
-Deno.test("runBuild() restores a delegated task built elsewhere under the same key when the delegator handles it", async () => {
+Deno.test("runBuild() restores a delegated task built elsewhere under the same key when the delegator places it there", async () => {
   await withTwo(async ({ here, there, runs, build }) => {
     const asked: { id: string; key: string }[] = [];
     const delegator: Delegator = {
-      handles: (t) => t.needs?.vm !== undefined,
+      place: (t) => Promise.resolve(t.needs?.vm !== undefined ? "elsewhere" : "here"),
       async build(task, key) {
         asked.push({ id: task.id, key });
         const s = await build(there, TASKS); // the other machine builds the same targets
@@ -103,7 +103,7 @@ Deno.test("runBuild() restores a delegated task built elsewhere under the same k
     };
     const s = await build(here, TASKS, delegator);
     assert.deepEqual(statuses(s), { prep: "ran", vm: "cached", pack: "cached" });
-    assert.deepEqual(asked.map((a) => a.id), ["vm"], "asked once, for the task it handles");
+    assert.deepEqual(asked.map((a) => a.id), ["vm"], "asked once, for the task placed elsewhere");
     assert.deepEqual(runs(here), ["prep"], "the VM task never ran here");
     assert.deepEqual(runs(there), ["prep", "vm", "pack"]);
     assert.equal(Deno.readTextFileSync(`${here}/out/vm.txt`), "OLLEH\n");
@@ -120,7 +120,7 @@ Deno.test("runBuild() does not delegate a task whose result is already cached", 
     await build(there, TASKS);
     let asked = 0;
     const s = await build(here, TASKS, {
-      handles: () => true,
+      place: () => Promise.resolve("elsewhere"),
       build: () => {
         asked++;
         return Promise.resolve(null);
@@ -135,7 +135,7 @@ Deno.test("runBuild() does not delegate a task whose result is already cached", 
 Deno.test("runBuild() fails a delegated task with the delegator's failure and skips its dependents", async () => {
   await withTwo(async ({ here, runs, build }) => {
     const s = await build(here, TASKS, {
-      handles: (t) => t.id === "vm",
+      place: (t) => Promise.resolve(t.id === "vm" ? "elsewhere" : "here"),
       build: () =>
         Promise.resolve(failure("delegation-failed", 'The cloud build failed at step "build"')),
     });
@@ -148,7 +148,7 @@ Deno.test("runBuild() fails a delegated task with the delegator's failure and sk
 Deno.test("runBuild() fails with delegation-no-result when the other machine left nothing under the key", async () => {
   await withTwo(async ({ here, build }) => {
     const s = await build(here, TASKS, {
-      handles: (t) => t.id === "vm",
+      place: (t) => Promise.resolve(t.id === "vm" ? "elsewhere" : "here"),
       build: () => Promise.resolve(null),
     });
     const vm = s.outcomes.find((o) => o.id === "vm")!;
@@ -163,7 +163,7 @@ Deno.test("runBuild() stores a result under the delegating machine's key too whe
     // The two machines compute different keys for "vm" (as with another packer version).
     const on = (host: string) => TASKS.map((t) => t.id === "vm" ? { ...t, params: { host } } : t);
     const s = await build(here, on("laptop"), {
-      handles: (t) => t.id === "vm",
+      place: (t) => Promise.resolve(t.id === "vm" ? "elsewhere" : "here"),
       async build(task, key) {
         const ci = await build(there, on("ci"), undefined, new Map([[task.id, key]]));
         assert.equal(ci.counts.failed, 0);
@@ -180,9 +180,26 @@ Deno.test("runBuild() without alsoStoreAs leaves a differently keyed delegated t
   await withTwo(async ({ here, there, build }) => {
     const on = (host: string) => TASKS.map((t) => t.id === "vm" ? { ...t, params: { host } } : t);
     const s = await build(here, on("laptop"), {
-      handles: (t) => t.id === "vm",
+      place: (t) => Promise.resolve(t.id === "vm" ? "elsewhere" : "here"),
       build: async () => (await build(there, on("ci")), null),
     });
     assert.equal(s.outcomes.find((o) => o.id === "vm")!.failure?.reason, DELEGATION_NO_RESULT);
+  });
+});
+
+Deno.test("runBuild() fails a task its delegator can place nowhere, without running it", async () => {
+  await withTwo(async ({ here, runs, build }) => {
+    const s = await build(here, TASKS, {
+      place: (t) =>
+        Promise.resolve(
+          t.id === "vm"
+            ? failure("builder-cannot-run", 'Task "vm" needs "packer", which is not installed')
+            : "here",
+        ),
+      build: () => Promise.reject(new Error("never asked")),
+    });
+    assert.deepEqual(statuses(s), { prep: "ran", vm: "failed", pack: "skipped" });
+    assert.equal(s.outcomes.find((o) => o.id === "vm")!.failure?.reason, "builder-cannot-run");
+    assert.deepEqual(runs(here), ["prep"]);
   });
 });
