@@ -1,21 +1,171 @@
 /**
- * `kiln build [targets...]`: runs the build, or with `--dry-run` prints the plan.
+ * `kiln build [targets...]`: runs the build, or with `--dry-run` prints the plan. Sets up the
+ * cache tiers (local, and a shared remote one when configured), the hybrid builder (which tasks
+ * run here and which on GitHub Actions) and the reporter (GitHub Actions groups and summary in
+ * CI); each is loaded only when a build is not a no-op.
  *
  * @module
  */
 
 import { LocalProcessRunner } from "../builders/local.ts";
-import { planBuild, runBuild } from "../engine/build.ts";
+import { type BuildOptions, planBuild, runBuild } from "../engine/build.ts";
+import { ConfigError } from "../engine/failure.ts";
 import { defaultCacheDir, LocalStore } from "../engine/store.ts";
+import type { CacheStore } from "../engine/store.ts";
+import type { Graph } from "../engine/graph.ts";
 import { loadGraph } from "./load.ts";
 import { EXIT } from "./exit.ts";
 import { resolve } from "../engine/path.ts";
-import type { BuildFlags } from "./build_flags.ts";
+import { type BuildFlags, parseDuration } from "./build_flags.ts";
 import { noOpBuild } from "./no_op.ts";
 import { chromeTrace } from "./profile.ts";
 import { formatDuration, reporterOptions } from "./reporter.ts";
+import type { HybridDelegator } from "../builders/hybrid.ts";
 
-const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
+const enc = new TextEncoder();
+const out = (s: string) => Deno.stdout.writeSync(enc.encode(s + "\n"));
+const err = (s: string) => Deno.stderr.writeSync(enc.encode(s + "\n"));
+const env = (n: string) => Deno.env.get(n);
+
+/** The cache: the local store, tiered with the remote one when one is configured. */
+async function openStore(flags: BuildFlags, warn: (m: string) => void): Promise<CacheStore> {
+  const local = new LocalStore(defaultCacheDir());
+  const wanted = flags.remoteCache || flags.cache || env("KILN_REMOTE_CACHE") ||
+    env("KILN_CACHE_MODE");
+  if (!wanted) return local; // the remote modules are not even loaded
+  const { openCacheStore, resolveRemoteSettings } = await import("../remote/mod.ts");
+  const settings = resolveRemoteSettings(
+    { remoteCache: flags.remoteCache, cache: flags.cache },
+    env,
+  );
+  return openCacheStore(local, settings, warn);
+}
+
+/**
+ * `KILN_EXPECTED_KEYS` (set by the build workflow from a delegating machine's `keys` input): task
+ * id -> the key that machine computed, stored as an alias of this build's result.
+ */
+function expectedKeys(graph: Graph): Map<string, string> | undefined {
+  const text = env("KILN_EXPECTED_KEYS")?.trim();
+  if (!text || text === "{}") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError(
+      `KILN_EXPECTED_KEYS is not a JSON object of task ids to keys; unset it or pass {"id":"<sha256>"}`,
+    );
+  }
+  const keys = new Map<string, string>();
+  for (const [id, key] of Object.entries(parsed)) {
+    if (!graph.tasks.has(id) || typeof key !== "string" || !/^[0-9a-f]{64}$/.test(key)) {
+      throw new ConfigError(
+        `KILN_EXPECTED_KEYS names ${JSON.stringify(id)} with key ${
+          JSON.stringify(key)
+        }: expected a task of this graph and a SHA-256 key`,
+      );
+    }
+    keys.set(id, key);
+  }
+  return keys;
+}
+
+/** The hybrid builder: where each task that must run does (see `builders/hybrid.ts`). */
+async function hybridBuilder(
+  graph: Graph,
+  targets: readonly string[],
+  flags: BuildFlags,
+  store: CacheStore,
+  report: {
+    warn: (m: string) => void;
+    note: (m: string) => void;
+    progress?: (id: string, t: string) => void;
+  },
+): Promise<HybridDelegator> {
+  const { HybridDelegator } = await import("../builders/hybrid.ts");
+  const { parseBuilderMode, neededTools } = await import("../builders/placement.ts");
+  const { gitHubCloud, gitHubConfigured } = await import("../builders/github_cloud.ts");
+  const { inCi } = await import("../builders/ci_env.ts");
+  const mode = parseBuilderMode(flags.builder);
+  let timeoutMs: number | undefined;
+  if (flags.cloudTimeout !== undefined) {
+    const ms = parseDuration(flags.cloudTimeout);
+    if (ms === null) {
+      throw new ConfigError(
+        `Bad --cloud-timeout value ${
+          JSON.stringify(flags.cloudTimeout)
+        }: use e.g. 90m, 4h30m or 600s`,
+      );
+    }
+    timeoutMs = ms;
+  }
+  // Results of delegated tasks come back through the remote cache, so without one there is
+  // nothing to delegate to. In CI, `auto` never delegates (the job is the cloud builder).
+  const remote = "remoteActive" in store && (store as { remoteActive: boolean }).remoteActive;
+  const usable = gitHubConfigured(env) && remote && (mode === "cloud" || !inCi(env));
+  const cloudHint = !gitHubConfigured(env)
+    ? "set GITHUB_TOKEN (and KILN_REMOTE_CACHE with KILN_REMOTE_CACHE_KEY) to build on GitHub Actions"
+    : "set KILN_REMOTE_CACHE and KILN_REMOTE_CACHE_KEY: delegated results come back through it";
+  return new HybridDelegator({
+    graph,
+    targets,
+    mode,
+    cloud: usable
+      ? gitHubCloud({ root: graph.root, graph, env, timeoutMs, note: report.note })
+      : null,
+    cloudHint,
+    facts: async () => {
+      const { gatherHostFacts } = await import("../builders/host_facts.ts");
+      return await gatherHostFacts({
+        versions: false,
+        tools: [],
+        files: [],
+        extraTools: neededTools(graph.tasks.values()),
+        dir: graph.root,
+      });
+    },
+    warn: report.warn,
+    note: report.note,
+    progress: report.progress,
+  });
+}
+
+/** Prints the `--dry-run` plan (with where each task that would run runs). */
+async function dryRun(graph: Graph, base: BuildOptions, flags: BuildFlags): Promise<number> {
+  const plan = await planBuild(graph, base);
+  const places = await Promise.all(plan.map(async (p) => {
+    const task = graph.tasks.get(p.id)!;
+    if (p.plan.decision !== "run" || !task.needs || !base.delegator) return null;
+    return await (base.delegator as HybridDelegator).placement(task);
+  }));
+  if (flags.json) {
+    out(JSON.stringify({
+      tasks: plan.map((p, i) => {
+        const pl = places[i];
+        return {
+          id: p.id,
+          decision: p.plan.decision,
+          reasons: p.plan.reasons,
+          ...(pl && "reason" in pl ? { placement: { where: "nowhere", why: pl.message } } : {}),
+          ...(pl && !("reason" in pl) ? { placement: { where: pl.where, why: pl.why } } : {}),
+        };
+      }),
+    }));
+    return EXIT.ok;
+  }
+  const { placementSuffix } = await import("../builders/placement.ts");
+  const words = { fresh: "fresh", restore: "would restore from cache", run: "would run" };
+  for (const [i, { id, plan: p }] of plan.entries()) {
+    const pl = places[i];
+    const where = !pl ? "" : "reason" in pl ? ` (cannot run: ${pl.message})` : placementSuffix(pl);
+    const why = p.reasons.length ? `: ${p.reasons.join("; ")}` : "";
+    out(`${id}: ${words[p.decision]}${where}${why}`);
+  }
+  return EXIT.ok;
+}
 
 /** Runs `kiln build`; returns the exit code. */
 export async function buildCommand(targets: string[], flags: BuildFlags): Promise<number> {
@@ -25,38 +175,48 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
   const noOp = noOpBuild(targets, flags);
   if (noOp !== null) return noOp;
   const graph = await loadGraph(flags.file, targets);
-  const base = {
-    targets,
-    jobs: flags.jobs ?? navigator.hardwareConcurrency ?? 2,
-    keepGoing: flags.keepGoing ?? false,
-    store: new LocalStore(defaultCacheDir()),
-    runner: new LocalProcessRunner(),
-  };
+  const aliases = expectedKeys(graph);
+
   if (flags.dryRun) {
-    const plan = await planBuild(graph, base);
-    if (flags.json) {
-      out(JSON.stringify({
-        tasks: plan.map((p) => ({ id: p.id, decision: p.plan.decision, reasons: p.plan.reasons })),
-      }));
-      return EXIT.ok;
-    }
-    const words = { fresh: "fresh", restore: "would restore from cache", run: "would run" };
-    for (const { id, plan: p } of plan) {
-      const why = p.reasons.length ? `: ${p.reasons.join("; ")}` : "";
-      out(`${id}: ${words[p.decision]}${why}`);
-    }
-    return EXIT.ok;
+    const note = (m: string) => err(`warning: ${m}`);
+    const store = await openStore(flags, note);
+    const delegator = await hybridBuilder(graph, targets, flags, store, { warn: note, note });
+    return await dryRun(graph, {
+      targets,
+      jobs: 1,
+      keepGoing: false,
+      store,
+      runner: new LocalProcessRunner(),
+      delegator,
+    }, flags);
   }
 
+  // Loaded here, not at start-up: a no-op build (above) never reports tasks.
+  const { ciReporter } = await import("./github_reporter.ts");
+  const reporter = ciReporter(reporterOptions(flags, graph.order.length), graph);
+  const warn = (m: string) => reporter.warn?.(m);
+  const store = await openStore(flags, warn);
+  const delegator = await hybridBuilder(graph, targets, flags, store, {
+    warn,
+    note: (m) => err(m),
+    progress: (id, text) => reporter.taskProgress?.(id, text),
+  });
   const controller = new AbortController();
   const onInt = () => controller.abort();
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onInt);
-  // Loaded here, not at start-up: a no-op build (above) never reports tasks.
-  const { ciReporter } = await import("./github_reporter.ts");
-  const reporter = ciReporter(reporterOptions(flags, graph.order.length), graph);
   try {
-    const summary = await runBuild(graph, { ...base, reporter, signal: controller.signal });
+    const summary = await runBuild(graph, {
+      targets,
+      jobs: flags.jobs ?? navigator.hardwareConcurrency ?? 2,
+      keepGoing: flags.keepGoing ?? false,
+      store,
+      runner: new LocalProcessRunner(),
+      reporter,
+      signal: controller.signal,
+      delegator,
+      alsoStoreAs: aliases,
+    });
     reporter.finish(summary.counts, summary.durationMs);
     if (flags.profile) Deno.writeTextFileSync(flags.profile, chromeTrace(reporter.spans));
     if (flags.json) {
@@ -74,9 +234,7 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
       }));
     }
     if (summary.interrupted) {
-      Deno.stderr.writeSync(
-        new TextEncoder().encode(`Interrupted after ${formatDuration(summary.durationMs)}\n`),
-      );
+      err(`Interrupted after ${formatDuration(summary.durationMs)}`);
       return EXIT.interrupted;
     }
     return summary.counts.failed > 0 ? EXIT.failed : EXIT.ok;

@@ -19,6 +19,10 @@ export interface BuildFlags {
   json?: boolean;
   replay?: boolean;
   signingKey?: string;
+  builder?: string;
+  remoteCache?: string;
+  cache?: string;
+  cloudTimeout?: string;
 }
 
 /** One `kiln build` flag. */
@@ -69,7 +73,43 @@ export const BUILD_OPTIONS: readonly BuildOptionSpec[] = [
     value: "file",
     help: "armored private key that signs releases (same as KILN_SIGNING_KEY_FILE)",
   },
+  {
+    long: "--builder",
+    key: "builder",
+    value: "mode",
+    help: "where tasks that need a VM run: auto (default), local or cloud (GitHub Actions)",
+  },
+  {
+    long: "--remote-cache",
+    key: "remoteCache",
+    value: "url",
+    help: "shared cache speaking Bazel's HTTP layout (same as KILN_REMOTE_CACHE)",
+  },
+  {
+    long: "--cache",
+    key: "cache",
+    value: "modes",
+    help: "what each cache tier may do, e.g. local:rw,remote:r (same as KILN_CACHE_MODE)",
+  },
+  {
+    long: "--cloud-timeout",
+    key: "cloudTimeout",
+    value: "duration",
+    help: "longest wait for a delegated run, e.g. 90m or 4h30m (default 4h30m)",
+  },
 ];
+
+/**
+ * Parses a duration such as `90s`, `45m`, `4h30m` or `2h`; milliseconds, or `null` when `v` is
+ * not one.
+ */
+export function parseDuration(v: string): number | null {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(v.trim());
+  if (!m || v.trim() === "") return null;
+  const [h, min, sec] = [m[1], m[2], m[3]].map((x) => Number(x ?? 0));
+  const ms = ((h * 60 + min) * 60 + sec) * 1000;
+  return ms > 0 ? ms : null;
+}
 
 /** Parses `-j` values: a whole number of at least 1, else `null`. */
 export function parseJobs(v: string): number | null {

@@ -221,6 +221,46 @@ export class LocalStore implements CacheStore {
     return null;
   }
 
+  /**
+   * A fresh path in the store's `tmp/` folder, on the CAS's filesystem, so that a file written
+   * there (a download from a remote cache) enters the CAS by one rename in {@link adoptBlob}.
+   */
+  tmpPath(): string {
+    this.#init();
+    return this.#tmp();
+  }
+
+  /**
+   * Moves `tmp` (from {@link tmpPath}; the caller checked that its bytes hash to `digest`) into
+   * the CAS at once and durably, read-only, with its seal when large. Unlike {@link putBlob},
+   * which publishes at the next flush, the blob can be restored right away: a remote cache
+   * downloads a blob and restores it in the same call.
+   *
+   * @example
+   * ```ts
+   * const tmp = store.tmpPath();
+   * // ... download the blob to tmp, hashing it ...
+   * await store.adoptBlob(tmp, digest, size, 0o755);
+   * await store.restoreBlob(digest, size, 0o755, dest);
+   * ```
+   */
+  async adoptBlob(tmp: string, digest: string, size: number, mode = 0o644): Promise<void> {
+    const final = this.blobPath(digest);
+    if (statFile(final)?.size === size) {
+      await Deno.remove(tmp).catch(() => {});
+      return;
+    }
+    ensureDir(dirname(final));
+    Deno.chmodSync(tmp, mode & 0o111 ? 0o555 : 0o444);
+    {
+      using f = await Deno.open(tmp, { read: true });
+      await f.sync();
+    }
+    Deno.renameSync(tmp, final);
+    // A rename keeps the inode and mtime the seal records: restores need not rehash it.
+    if (size >= LINK_THRESHOLD) Deno.writeTextFileSync(`${final}.seal`, sealSig(final)!);
+  }
+
   discardEntry(key: string): void {
     removeIfExists(this.entryPath(key));
   }
