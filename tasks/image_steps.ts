@@ -17,7 +17,7 @@ import { fn, type Task } from "../engine/task.ts";
 import type { ImageFormat } from "../image/convert.ts";
 import type { DistroEntry } from "../iso/catalog.ts";
 import { findHostKernel } from "../iso/demo/initramfs.ts";
-import { isoCachePath, type VerifiedRecord } from "./iso_steps.ts";
+import { isoForStep, type VerifiedRecord } from "./iso_steps.ts";
 import { DEMO_DIR, DEMO_MARKER } from "./demo_source.ts";
 import { HOST_PROBE } from "./host_probe.ts";
 
@@ -92,13 +92,8 @@ export function packerTask(d: DistroEntry, size: VmSize): Task {
       const { planFor } = await import("../packer/version.ts");
       const startedAt = new Date();
       const verified = await readJson<VerifiedRecord>(ctx.path(`build/iso/${d.id}/verified.json`));
-      const iso = isoCachePath(verified.sha256);
-      if (!iso) {
-        return failure(
-          "iso-missing",
-          `ISO "${verified.iso}" is no longer in the ISO cache; run the fetch step again (kiln clean, then build)`,
-        );
-      }
+      const iso = await isoForStep(ctx, d, verified.sha256);
+      if (typeof iso !== "string") return iso;
       const probeStart = performance.now();
       const accel = await probeAccelerator({ signal: ctx.signal });
       if ("reason" in accel) return accel;

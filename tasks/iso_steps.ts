@@ -15,11 +15,11 @@
  * @module
  */
 
-import { failure } from "../engine/failure.ts";
+import { type Failure, failure } from "../engine/failure.ts";
 import { join } from "../engine/path.ts";
-import { fn, type Task } from "../engine/task.ts";
-import { type DistroEntry, resolveDistro } from "../iso/catalog.ts";
-import { isoBlobPath, isoCacheDir } from "../iso/iso_cache.ts";
+import { fn, type Task, type TaskContext } from "../engine/task.ts";
+import { type DistroEntry, type ResolvedDistro, resolveDistro } from "../iso/catalog.ts";
+import { type CachedIso, isoBlobPath, isoCacheDir } from "../iso/iso_cache.ts";
 import { DEMO_FINGERPRINT, DEMO_MIRROR } from "./demo_source.ts";
 
 /** What fetch hands to verify: the ISO as downloaded (digest computed while streaming). */
@@ -61,6 +61,79 @@ async function demoPins(path: string): Promise<Record<string, string[]>> {
   return { "demo-key": [(await Deno.readTextFile(path)).trim()] };
 }
 
+/**
+ * Downloads the ISO with digest `sha256` into the ISO cache from the distro's URLs (a hit when
+ * it is there), with a progress line on a terminal and one in the log every 5 s.
+ */
+async function downloadIso(
+  ctx: TaskContext,
+  distro: ResolvedDistro,
+  sha256: string | undefined,
+): Promise<CachedIso | Failure> {
+  const { ensureIso } = await import("../iso/iso_cache.ts");
+  const { formatProgressLine, RateMeter } = await import("../iso/progress.ts");
+  const meter = new RateMeter();
+  let logged = -Infinity;
+  return await ensureIso({
+    name: distro.iso.file,
+    urls: distro.iso.urls,
+    sha256,
+    signal: ctx.signal,
+    onWait: ctx.log,
+    fetch: {
+      log: ctx.log,
+      onProgress: (p) => {
+        const now = performance.now();
+        meter.add(now, p.received);
+        const line = formatProgressLine({
+          label: distro.iso.file,
+          received: p.received,
+          total: p.total,
+          rate: meter.rate(),
+        });
+        ctx.progress(line);
+        if (now - logged >= 5000) {
+          logged = now;
+          ctx.log(line);
+        }
+      },
+    },
+  });
+}
+
+/**
+ * The ISO with digest `sha256` for a step after fetch, downloaded again when the ISO cache no
+ * longer has it: fetch's record may have come from a shared cache, made on another machine, or
+ * the ISO cache may have been cleaned. The digest was authenticated when it was first fetched
+ * (the signed checksum file), and the download must match it, so nothing is trusted anew.
+ */
+export async function isoForStep(
+  ctx: TaskContext,
+  d: DistroEntry,
+  sha256: string,
+): Promise<string | Failure> {
+  const cached = isoCachePath(sha256);
+  if (cached) return cached;
+  const demo = d.id === "demo";
+  const { serveMirror } = await import("../iso/demo/mirror.ts");
+  const mirror = demo ? serveMirror(ctx.path(DEMO_MIRROR)) : null;
+  try {
+    const distro = resolveDistro(
+      d,
+      demo
+        ? { vars: { port: String(mirror!.port) }, pins: await demoPins(ctx.path(DEMO_FINGERPRINT)) }
+        : {},
+    );
+    ctx.log(`${d.iso.file} is not in the ISO cache: fetching it again by its sha256`);
+    const iso = await downloadIso(ctx, distro, sha256);
+    if ("reason" in iso) return iso;
+    return isoCachePath(sha256) ??
+      failure("iso-missing", `ISO "${d.iso.file}" vanished from the ISO cache; build again`);
+  } finally {
+    await mirror?.close();
+  }
+}
+
 /** The fetch step of distro `d`. */
 export function fetchTask(d: DistroEntry): Task {
   const demo = d.id === "demo";
@@ -82,8 +155,6 @@ export function fetchTask(d: DistroEntry): Task {
       // Loaded here, not when the pipeline is defined: openpgp alone takes 100 ms.
       const { serveMirror } = await import("../iso/demo/mirror.ts");
       const { fetchFile } = await import("../iso/fetch.ts");
-      const { ensureIso } = await import("../iso/iso_cache.ts");
-      const { formatProgressLine, RateMeter } = await import("../iso/progress.ts");
       const { trustedDistroChecksum } = await import("../iso/verify.ts");
       const mirror = demo ? serveMirror(ctx.path(DEMO_MIRROR)) : null;
       try {
@@ -128,33 +199,7 @@ export function fetchTask(d: DistroEntry): Task {
           keys: await Promise.all(keys.map(async (k) => ({ name: k, data: await read(k) }))),
         });
         if ("reason" in trusted) return trusted;
-        const meter = new RateMeter();
-        let logged = -Infinity;
-        const iso = await ensureIso({
-          name: distro.iso.file,
-          urls: distro.iso.urls,
-          sha256: trusted.sha256,
-          signal: ctx.signal,
-          onWait: ctx.log,
-          fetch: {
-            log: ctx.log,
-            onProgress: (p) => {
-              const now = performance.now();
-              meter.add(now, p.received);
-              const line = formatProgressLine({
-                label: distro.iso.file,
-                received: p.received,
-                total: p.total,
-                rate: meter.rate(),
-              });
-              ctx.progress(line);
-              if (now - logged >= 5000) {
-                logged = now;
-                ctx.log(line);
-              }
-            },
-          },
-        });
+        const iso = await downloadIso(ctx, distro, trusted.sha256);
         if ("reason" in iso) return iso;
         ctx.log(
           iso.downloadedFrom
@@ -204,13 +249,8 @@ export function verifyTask(d: DistroEntry): Task {
         demo ? { vars: { port: "1" }, pins: await demoPins(ctx.path(DEMO_FINGERPRINT)) } : {},
       );
       const read = (name: string) => Deno.readFile(ctx.path(`${dir}/${name}`));
-      const iso = isoCachePath(f.sha256);
-      if (!iso) {
-        return failure(
-          "iso-missing",
-          `ISO "${f.iso}" is no longer in the ISO cache; delete "${dir}" and build again to fetch it`,
-        );
-      }
+      const iso = await isoForStep(ctx, d, f.sha256);
+      if (typeof iso !== "string") return iso;
       const v = await verifyDistroIso(distro, {
         isoPath: iso, // hashed again: the file packer gets is the one that is checked
         checksum: await read(f.checksum),
