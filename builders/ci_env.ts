@@ -141,11 +141,39 @@ export function detectCi(env: EnvLookup = processEnv): CiEnv {
   if (on(env("BUILDKITE"))) return clean(buildkite(env));
   if (val(env, "JENKINS_URL") !== undefined) return clean(jenkins(env));
   if (on(env("CIRCLECI"))) return clean(circleci(env));
-  if (on(env("CI"))) return { provider: "generic", pullRequest: false };
+  if (on(env("CI"))) return { provider: "generic", pullRequest: pullRequestBuild(env) !== null };
   return { provider: null, pullRequest: false };
 }
 
 /** True when running in any CI service (plain output, no live view). */
 export function inCi(env: EnvLookup = processEnv): boolean {
   return detectCi(env).provider !== null;
+}
+
+/**
+ * Why this looks like a pull-request (merge-request) build on a CI service, or `null`.
+ *
+ * @example
+ * ```ts
+ * pullRequestBuild((n) => ({ GITHUB_EVENT_NAME: "pull_request" })[n]);
+ * // "GITHUB_EVENT_NAME=pull_request"
+ * ```
+ */
+export function pullRequestBuild(env: (name: string) => string | undefined): string | null {
+  const set = (n: string) => {
+    const v = env(n);
+    return v !== undefined && v !== "" && v !== "false" ? v : undefined;
+  };
+  const gh = env("GITHUB_EVENT_NAME");
+  if (gh === "pull_request" || gh === "pull_request_target") return `GITHUB_EVENT_NAME=${gh}`;
+  for (const n of ["CI_MERGE_REQUEST_IID", "BUILDKITE_PULL_REQUEST", "CIRCLE_PULL_REQUEST"]) {
+    if (set(n)) return `${n}=${set(n)}`;
+  }
+  for (const n of ["TRAVIS_PULL_REQUEST", "BITBUCKET_PR_ID", "CHANGE_ID", "DRONE_PULL_REQUEST"]) {
+    if (set(n)) return `${n}=${set(n)}`;
+  }
+  if (env("BUILD_REASON") === "PullRequest") return "BUILD_REASON=PullRequest"; // Azure
+  const wp = env("CI_PIPELINE_EVENT"); // Woodpecker
+  if (wp === "pull_request") return `CI_PIPELINE_EVENT=${wp}`;
+  return null;
 }

@@ -38,7 +38,8 @@ function expandBraces(p: string): string[] {
   return [p];
 }
 
-function segmentRegex(seg: string): RegExp {
+/** A regular expression source matching one path segment against glob segment `seg`. */
+function segmentSource(seg: string): string {
   let re = "";
   for (let i = 0; i < seg.length; i++) {
     const c = seg[i];
@@ -56,7 +57,33 @@ function segmentRegex(seg: string): RegExp {
     } else re += c.replace(/[.+^$()|\\\]]/g, "\\$&");
   }
   // Like shells, `*` does not match a leading dot unless the pattern starts with one.
-  return new RegExp(seg.startsWith(".") ? `^${re}$` : `^(?!\\.)${re}$`);
+  return seg.startsWith(".") ? re : `(?!\\.)${re}`;
+}
+
+function segmentRegex(seg: string): RegExp {
+  return new RegExp(`^${segmentSource(seg)}$`);
+}
+
+/**
+ * Regular expressions that match the workspace-relative paths `pattern` expands to (one per
+ * brace alternative), for asking of a path whether a glob covers it without walking the tree.
+ *
+ * @example
+ * ```ts
+ * globRegExps("src/**\/*.{ts,js}").some((re) => re.test("src/a/b.ts")); // true
+ * ```
+ */
+export function globRegExps(pattern: string): RegExp[] {
+  return expandBraces(pattern).map((p) => {
+    const segs = p.split("/").filter((s) => s !== "" && s !== ".");
+    let re = "";
+    segs.forEach((s, i) => {
+      const last = i === segs.length - 1;
+      if (s === "**") re += last ? "(?:(?!\\.)[^/]+/)*(?!\\.)[^/]+" : "(?:(?!\\.)[^/]+/)*";
+      else re += segmentSource(s) + (last ? "" : "/");
+    });
+    return new RegExp(`^${re}$`);
+  });
 }
 
 /** Folders a glob listed: absolute path -> stat signature taken before listing it. */

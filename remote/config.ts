@@ -28,6 +28,7 @@
  * @module
  */
 
+import { pullRequestBuild } from "../builders/ci_env.ts";
 import { ConfigError } from "../engine/failure.ts";
 
 /** What a cache tier may do. */
@@ -85,34 +86,6 @@ export function parseCacheModes(text: string, source = "--cache"): CacheModes {
     out[tier] = m[2] as CacheAccess;
   }
   return out;
-}
-
-/**
- * Why this looks like a pull-request (merge-request) build on a CI service, or `null`.
- *
- * @example
- * ```ts
- * pullRequestBuild((n) => ({ GITHUB_EVENT_NAME: "pull_request" })[n]);
- * // "GITHUB_EVENT_NAME=pull_request"
- * ```
- */
-export function pullRequestBuild(env: (name: string) => string | undefined): string | null {
-  const set = (n: string) => {
-    const v = env(n);
-    return v !== undefined && v !== "" && v !== "false" ? v : undefined;
-  };
-  const gh = env("GITHUB_EVENT_NAME");
-  if (gh === "pull_request" || gh === "pull_request_target") return `GITHUB_EVENT_NAME=${gh}`;
-  for (const n of ["CI_MERGE_REQUEST_IID", "BUILDKITE_PULL_REQUEST", "CIRCLE_PULL_REQUEST"]) {
-    if (set(n)) return `${n}=${set(n)}`;
-  }
-  for (const n of ["TRAVIS_PULL_REQUEST", "BITBUCKET_PR_ID", "CHANGE_ID", "DRONE_PULL_REQUEST"]) {
-    if (set(n)) return `${n}=${set(n)}`;
-  }
-  if (env("BUILD_REASON") === "PullRequest") return "BUILD_REASON=PullRequest"; // Azure
-  const wp = env("CI_PIPELINE_EVENT"); // Woodpecker
-  if (wp === "pull_request") return `CI_PIPELINE_EVENT=${wp}`;
-  return null;
 }
 
 function positive(env: (n: string) => string | undefined, name: string, dflt: number): number {

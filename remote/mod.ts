@@ -27,12 +27,12 @@ export {
   type CacheFlags,
   type CacheModes,
   parseCacheModes,
-  pullRequestBuild,
   type RemoteSettings,
   resolveRemoteSettings,
 } from "./config.ts";
 export { type RemoteStats, TieredStore, type TieredStoreOptions } from "./tiered_store.ts";
 export { HttpCache, type HttpCacheOptions } from "./http_cache.ts";
+export { pullRequestBuild } from "../builders/ci_env.ts";
 
 /** A store that neither reads nor writes: `--cache local:off` without a remote. */
 class NoStore implements CacheStore {

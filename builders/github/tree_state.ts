@@ -8,6 +8,7 @@
  */
 
 import { type Failure, failure } from "../../engine/failure.ts";
+import { globRegExps, isGlob } from "../../engine/glob.ts";
 import { isWithin } from "../../engine/path.ts";
 import { firstLine, git } from "./git.ts";
 import type { GitRef } from "./repo.ts";
@@ -38,61 +39,6 @@ export interface TreeState {
   readonly changes: readonly KeyChange[];
 }
 
-function braces(p: string): string[] {
-  const open = p.indexOf("{");
-  if (open < 0) return [p];
-  let depth = 0;
-  for (let i = open; i < p.length; i++) {
-    if (p[i] === "{") depth++;
-    else if (p[i] === "}" && --depth === 0) {
-      const alts: string[] = [];
-      let d = 0, start = open + 1;
-      for (let j = open + 1; j < i; j++) {
-        if (p[j] === "{") d++;
-        else if (p[j] === "}") d--;
-        else if (p[j] === "," && d === 0) {
-          alts.push(p.slice(start, j));
-          start = j + 1;
-        }
-      }
-      alts.push(p.slice(start, i));
-      return alts.flatMap((a) => braces(p.slice(0, open) + a + p.slice(i + 1)));
-    }
-  }
-  return [p];
-}
-
-function segment(seg: string): string {
-  let re = "";
-  for (let i = 0; i < seg.length; i++) {
-    const c = seg[i];
-    if (c === "*") re += "[^/]*";
-    else if (c === "?") re += "[^/]";
-    else if (c === "[") {
-      const end = seg.indexOf("]", i + 1);
-      if (end < 0) re += "\\[";
-      else {
-        let body = seg.slice(i + 1, end).replace(/\\/g, "\\\\");
-        if (body.startsWith("!")) body = "^" + body.slice(1);
-        re += `[${body}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^$()|\\\]]/g, "\\$&");
-  }
-  return seg.startsWith(".") ? re : `(?!\\.)${re}`;
-}
-
-function globRegex(pattern: string): RegExp {
-  const segs = pattern.split("/").filter((s) => s !== "" && s !== ".");
-  let re = "";
-  segs.forEach((s, i) => {
-    const last = i === segs.length - 1;
-    if (s === "**") re += last ? "(?:(?!\\.)[^/]+/)*(?!\\.)[^/]+" : "(?:(?!\\.)[^/]+/)*";
-    else re += segment(s) + (last ? "" : "/");
-  });
-  return new RegExp(`^${re}$`);
-}
-
 /**
  * A predicate for {@link KeyPaths} given as patterns: a plain path matches itself and, as a
  * folder, everything under it; a glob matches as the engine expands it.
@@ -109,7 +55,7 @@ export function keyPathMatcher(patterns: readonly string[]): (path: string) => b
   const globs: RegExp[] = [];
   for (const p of patterns) {
     const q = p.replace(/^(\.\/)+/, "").replace(/\/+$/, "");
-    if (/[*?[{]/.test(q)) globs.push(...braces(q).map(globRegex));
+    if (isGlob(q)) globs.push(...globRegExps(q));
     else plain.push(q);
   }
   return (path) => plain.some((p) => isWithin(path, p)) || globs.some((g) => g.test(path));

@@ -157,3 +157,10 @@ Deno.test("detectCi() lets a service's own variable win over CI=false and over o
     "an empty JENKINS_URL is not Jenkins",
   );
 });
+
+Deno.test("detectCi() sees a pull-request build of a service it has no branch for when CI is set", () => {
+  const env = (vars: Record<string, string>) => (n: string) => vars[n];
+  assert.equal(detectCi(env({ CI: "true", TRAVIS_PULL_REQUEST: "17" })).pullRequest, true);
+  assert.equal(detectCi(env({ CI: "true", TRAVIS_PULL_REQUEST: "false" })).pullRequest, false);
+  assert.equal(detectCi(env({ CI: "true", BUILD_REASON: "PullRequest" })).pullRequest, true);
+});

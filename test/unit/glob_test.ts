@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { expandGlob, isGlob } from "../../engine/glob.ts";
+import { expandGlob, globRegExps, isGlob } from "../../engine/glob.ts";
 
 /** A temp workspace holding `files` (workspace-relative paths; content is the path). */
 function tree(files: string[]): string {
@@ -157,4 +157,17 @@ Deno.test("expandGlob() returns sorted, de-duplicated paths when alternatives ov
     ]);
     assert.deepEqual(got, [...got].sort());
   });
+});
+
+Deno.test("globRegExps() matches the paths expandGlob() would list, without walking the tree", () => {
+  const m = (pattern: string, path: string) => globRegExps(pattern).some((re) => re.test(path));
+  assert.ok(m("src/**/*.{ts,js}", "src/a/b/c.ts"));
+  assert.ok(m("src/**/*.{ts,js}", "src/c.js"));
+  assert.ok(!m("src/**/*.{ts,js}", "src/c.json"));
+  assert.ok(!m("src/*.ts", "src/a/b.ts"), "* stays within a folder");
+  assert.ok(!m("src/*", "src/.hidden"), "* does not match a leading dot");
+  assert.ok(m("src/.*", "src/.hidden"));
+  assert.ok(m("packer/demo/http/ks[0-9].cfg", "packer/demo/http/ks7.cfg"));
+  assert.ok(!m("packer/demo/http/ks[!0-9].cfg", "packer/demo/http/ks7.cfg"));
+  assert.ok(m("**", "a/b/c"));
 });
