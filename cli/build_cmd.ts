@@ -12,14 +12,14 @@ import { type BuildOptions, planBuild, runBuild } from "../engine/build.ts";
 import { ConfigError } from "../engine/failure.ts";
 import { defaultCacheDir, LocalStore } from "../engine/store.ts";
 import type { CacheStore } from "../engine/store.ts";
-import type { Graph } from "../engine/graph.ts";
+import { type Graph, selectTasks } from "../engine/graph.ts";
 import { loadGraph } from "./load.ts";
 import { EXIT } from "./exit.ts";
 import { resolve } from "../engine/path.ts";
 import { type BuildFlags, parseDuration } from "./build_flags.ts";
 import { noOpBuild } from "./no_op.ts";
 import { chromeTrace } from "./profile.ts";
-import { formatDuration, reporterOptions } from "./reporter.ts";
+import { CliReporter, formatDuration, reporterOptions } from "./reporter.ts";
 import type { HybridDelegator } from "../builders/hybrid.ts";
 
 const enc = new TextEncoder();
@@ -133,6 +133,25 @@ async function hybridBuilder(
   });
 }
 
+/** `--cloud-timeout` in milliseconds (undefined: the default). */
+function cloudTimeout(flags: BuildFlags): number | undefined {
+  if (flags.cloudTimeout === undefined) return undefined;
+  const ms = parseDuration(flags.cloudTimeout);
+  if (ms === null) {
+    throw new ConfigError(
+      `Bad --cloud-timeout value ${
+        JSON.stringify(flags.cloudTimeout)
+      }: use e.g. 90m, 4h30m or 600s`,
+    );
+  }
+  return ms;
+}
+
+/** True when a task `targets` select declares what it needs of its host. */
+function declaresNeeds(graph: Graph, targets: readonly string[]): boolean {
+  return selectTasks(graph, targets).some((id) => graph.tasks.get(id)!.needs !== undefined);
+}
+
 /** Prints the `--dry-run` plan (with where each task that would run runs). */
 async function dryRun(graph: Graph, base: BuildOptions, flags: BuildFlags): Promise<number> {
   const plan = await planBuild(graph, base);
@@ -176,11 +195,18 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
   if (noOp !== null) return noOp;
   const graph = await loadGraph(flags.file, targets);
   const aliases = expectedKeys(graph);
+  // Bad values are errors even when no task would be placed.
+  if (flags.builder !== undefined) {
+    (await import("../builders/placement.ts")).parseBuilderMode(flags.builder);
+  }
+  cloudTimeout(flags);
 
   if (flags.dryRun) {
     const note = (m: string) => err(`warning: ${m}`);
     const store = await openStore(flags, note);
-    const delegator = await hybridBuilder(graph, targets, flags, store, { warn: note, note });
+    const delegator = declaresNeeds(graph, targets)
+      ? await hybridBuilder(graph, targets, flags, store, { warn: note, note })
+      : undefined;
     return await dryRun(graph, {
       targets,
       jobs: 1,
@@ -191,16 +217,21 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     }, flags);
   }
 
-  // Loaded here, not at start-up: a no-op build (above) never reports tasks.
-  const { ciReporter } = await import("./github_reporter.ts");
-  const reporter = ciReporter(reporterOptions(flags, graph.order.length), graph);
+  const options = reporterOptions(flags, graph.order.length);
+  // GitHub's reporter is loaded only in GitHub Actions, the hybrid builder only when a selected
+  // task declares needs: a build of plain tasks (a restore of 1,000) pays for neither.
+  const reporter = env("GITHUB_ACTIONS")
+    ? (await import("./github_reporter.ts")).ciReporter(options, graph)
+    : new CliReporter(options);
   const warn = (m: string) => reporter.warn?.(m);
   const store = await openStore(flags, warn);
-  const delegator = await hybridBuilder(graph, targets, flags, store, {
-    warn,
-    note: (m) => err(m),
-    progress: (id, text) => reporter.taskProgress?.(id, text),
-  });
+  const delegator = declaresNeeds(graph, targets)
+    ? await hybridBuilder(graph, targets, flags, store, {
+      warn,
+      note: (m) => err(m),
+      progress: (id, text) => reporter.taskProgress?.(id, text),
+    })
+    : undefined;
   const controller = new AbortController();
   const onInt = () => controller.abort();
   Deno.addSignalListener("SIGINT", onInt);
