@@ -254,7 +254,9 @@ Deno.test("runBuild() moves a 300 MiB output through the remote cache both ways 
     assert.deepEqual([...a.warnings, ...b.warnings], []);
     assert.equal(Deno.statSync(`${b.root}/out/big.img`).size, BIG);
     assert.equal((await hashFile(`${b.root}/out/big.img`)).digest, digest);
-    const limit = 128 * 1024 * 1024;
+    // Half the blob: holding it would add all 300 MiB. Not tighter: test files run in parallel
+    // share this process, and their allocations show in its RSS too.
+    const limit = 150 * 1024 * 1024;
     assert.ok(up < limit, `upload grew RSS by ${(up / 2 ** 20).toFixed(0)} MiB`);
     assert.ok(down < limit, `download grew RSS by ${(down / 2 ** 20).toFixed(0)} MiB`);
   });

@@ -13,7 +13,14 @@ import { fixtureWorkflow, REPO, type Rig, startRig, TOKEN } from "../rig/fake_gi
 import { gitOrigin } from "../rig/git_origin.ts";
 import { startFakeGitHub } from "../rig/fake_github.ts";
 import { parseWorkflow, resolveInputs, substitute } from "../rig/fake_github_workflow.ts";
-import { isRunning, makeTmp, removeTree, REPO as KILN_REPO, waitFor } from "../rig/workspace.ts";
+import {
+  exists,
+  isRunning,
+  makeTmp,
+  removeTree,
+  REPO as KILN_REPO,
+  waitFor,
+} from "../rig/workspace.ts";
 
 function ok<T>(r: T | Failure): T {
   if (r && typeof r === "object" && "reason" in r) assert.fail(`${r.reason}: ${r.message}`);
@@ -123,14 +130,12 @@ Deno.test("delegateBuild() fails with the run's URL and the failed job and step"
 Deno.test("delegateBuild() cancels the run on Ctrl-C (abort) and the fake shows it cancelled", async () => {
   await using rig = await startRig();
   const ctl = new AbortController();
-  const o = await options(rig, {
-    targets: ["slow"],
-    signal: ctl.signal,
-    onProgress: (p) => {
-      if (p.step === "Build") ctl.abort();
-    },
-  });
-  const r = fail(await delegateBuild(o));
+  const o = await options(rig, { targets: ["slow"], signal: ctl.signal });
+  const pending = delegateBuild(o);
+  // Ctrl-C once the build step runs (its pid file written), so its processes can be checked.
+  assert.ok(await waitFor(() => exists(`${rig.out}/slow.pid`), 20_000), "the build step started");
+  ctl.abort();
+  const r = fail(await pending);
   assert.equal(r.reason, "delegation-interrupted");
   assert.equal(r.message, `Interrupted: cancelled cloud build run ${r.runId} (${r.url})`);
   const run = await rig.gh.waitForRun(r.runId!, (x) => x.status === "completed", 10_000);
