@@ -39,11 +39,14 @@ export function gitHubConfigured(env: (name: string) => string | undefined): boo
  */
 export function keyPaths(graph: Graph, targets: readonly string[]): string[] {
   const out = new Set<string>();
+  const modules = new Set<string>();
   const root = graph.root.replace(/\/+$/, "");
   for (const id of selectTasks(graph, targets)) {
     const t = graph.tasks.get(id)!;
     for (const p of t.inputs ?? []) out.add(p);
-    if (t.action.kind === "fn") {
+    // Many tasks share a module (every distro's steps): read each module's imports once.
+    if (t.action.kind === "fn" && !modules.has(t.action.module)) {
+      modules.add(t.action.module);
       for (const abs of localModuleClosure(new URL(t.action.module).pathname)) {
         out.add(abs.startsWith(root + "/") ? abs.slice(root.length + 1) : abs);
       }

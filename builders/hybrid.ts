@@ -116,7 +116,8 @@ export class HybridDelegator implements Delegator {
 
   build(task: Task, key: string, signal: AbortSignal): Promise<Failure | null> {
     const cloud = this.#o.cloud;
-    if (!cloud) return Promise.resolve(failure("builder-unavailable", "No cloud builder")); // a bug
+    // place() says "elsewhere" only when a cloud builder is configured.
+    if (!cloud) throw new Error(`HybridDelegator.build("${task.id}") without a cloud builder`);
     return new Promise((done) => {
       this.#pending.push({ task, key, done });
       if (this.#timer !== undefined) clearTimeout(this.#timer);

@@ -27,18 +27,25 @@ const out = (s: string) => Deno.stdout.writeSync(enc.encode(s + "\n"));
 const err = (s: string) => Deno.stderr.writeSync(enc.encode(s + "\n"));
 const env = (n: string) => Deno.env.get(n);
 
+/** The build's cache, and whether it reaches a shared remote one (delegation needs one). */
+interface OpenedStore {
+  readonly store: CacheStore;
+  readonly shared: boolean;
+}
+
 /** The cache: the local store, tiered with the remote one when one is configured. */
-async function openStore(flags: BuildFlags, warn: (m: string) => void): Promise<CacheStore> {
+async function openStore(flags: BuildFlags, warn: (m: string) => void): Promise<OpenedStore> {
   const local = new LocalStore(defaultCacheDir());
   const wanted = flags.remoteCache || flags.cache || env("KILN_REMOTE_CACHE") ||
     env("KILN_CACHE_MODE");
-  if (!wanted) return local; // the remote modules are not even loaded
-  const { openCacheStore, resolveRemoteSettings } = await import("../remote/mod.ts");
+  if (!wanted) return { store: local, shared: false }; // the remote modules are not even loaded
+  const { openCacheStore, resolveRemoteSettings, TieredStore } = await import("../remote/mod.ts");
   const settings = resolveRemoteSettings(
     { remoteCache: flags.remoteCache, cache: flags.cache },
     env,
   );
-  return openCacheStore(local, settings, warn);
+  const store = openCacheStore(local, settings, warn);
+  return { store, shared: store instanceof TieredStore && store.remoteActive };
 }
 
 /**
@@ -78,7 +85,7 @@ async function hybridBuilder(
   graph: Graph,
   targets: readonly string[],
   flags: BuildFlags,
-  store: CacheStore,
+  sharedCache: boolean,
   report: {
     warn: (m: string) => void;
     note: (m: string) => void;
@@ -104,8 +111,7 @@ async function hybridBuilder(
   }
   // Results of delegated tasks come back through the remote cache, so without one there is
   // nothing to delegate to. In CI, `auto` never delegates (the job is the cloud builder).
-  const remote = "remoteActive" in store && (store as { remoteActive: boolean }).remoteActive;
-  const usable = gitHubConfigured(env) && remote && (mode === "cloud" || !inCi(env));
+  const usable = gitHubConfigured(env) && sharedCache && (mode === "cloud" || !inCi(env));
   const cloudHint = !gitHubConfigured(env)
     ? "set GITHUB_TOKEN (and KILN_REMOTE_CACHE with KILN_REMOTE_CACHE_KEY) to build on GitHub Actions"
     : "set KILN_REMOTE_CACHE and KILN_REMOTE_CACHE_KEY: delegated results come back through it";
@@ -153,12 +159,17 @@ function declaresNeeds(graph: Graph, targets: readonly string[]): boolean {
 }
 
 /** Prints the `--dry-run` plan (with where each task that would run runs). */
-async function dryRun(graph: Graph, base: BuildOptions, flags: BuildFlags): Promise<number> {
+async function dryRun(
+  graph: Graph,
+  base: BuildOptions,
+  hybrid: HybridDelegator | undefined,
+  flags: BuildFlags,
+): Promise<number> {
   const plan = await planBuild(graph, base);
   const places = await Promise.all(plan.map(async (p) => {
     const task = graph.tasks.get(p.id)!;
-    if (p.plan.decision !== "run" || !task.needs || !base.delegator) return null;
-    return await (base.delegator as HybridDelegator).placement(task);
+    if (p.plan.decision !== "run" || !task.needs || !hybrid) return null;
+    return await hybrid.placement(task);
   }));
   if (flags.json) {
     out(JSON.stringify({
@@ -203,18 +214,12 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
 
   if (flags.dryRun) {
     const note = (m: string) => err(`warning: ${m}`);
-    const store = await openStore(flags, note);
-    const delegator = declaresNeeds(graph, targets)
-      ? await hybridBuilder(graph, targets, flags, store, { warn: note, note })
+    const { store, shared } = await openStore(flags, note);
+    const hybrid = declaresNeeds(graph, targets)
+      ? await hybridBuilder(graph, targets, flags, shared, { warn: note, note })
       : undefined;
-    return await dryRun(graph, {
-      targets,
-      jobs: 1,
-      keepGoing: false,
-      store,
-      runner: new LocalProcessRunner(),
-      delegator,
-    }, flags);
+    const base = { targets, jobs: 1, keepGoing: false, store, runner: new LocalProcessRunner() };
+    return await dryRun(graph, base, hybrid, flags);
   }
 
   const options = reporterOptions(flags, graph.order.length);
@@ -224,9 +229,9 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     ? (await import("./github_reporter.ts")).ciReporter(options, graph)
     : new CliReporter(options);
   const warn = (m: string) => reporter.warn?.(m);
-  const store = await openStore(flags, warn);
+  const { store, shared } = await openStore(flags, warn);
   const delegator = declaresNeeds(graph, targets)
-    ? await hybridBuilder(graph, targets, flags, store, {
+    ? await hybridBuilder(graph, targets, flags, shared, {
       warn,
       note: (m) => err(m),
       progress: (id, text) => reporter.taskProgress?.(id, text),

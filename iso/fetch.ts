@@ -24,7 +24,7 @@
  * that keeps up with `curl -o`, which neither hashes nor keeps a partial (bench/fetch_throughput.ts);
  * on a busy 2-core machine the ~1.3 s of CPU that hashing 2 GiB needs shows as a gap.
  *
- * The parts: `retry.ts` (backoff), `fetch_attempt.ts` (one request and its verdict),
+ * The parts: `engine/retry.ts` (backoff), `fetch_attempt.ts` (one request and its verdict),
  * `fetch_body.ts` (receiving a body), `fetch_sink.ts` and `fetch_sink_worker.ts` (hashing and
  * writing). This module holds the loop over mirrors and retries.
  *
@@ -33,7 +33,12 @@
 
 import { type Failure, failure } from "../engine/failure.ts";
 import { type FetchProgress, formatBytes } from "./progress.ts";
-import { abortableSleep, backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF } from "./retry.ts";
+import {
+  abortableSleep,
+  backoffDelay,
+  type BackoffPolicy,
+  DEFAULT_BACKOFF,
+} from "../engine/retry.ts";
 import { Download } from "./fetch_attempt.ts";
 import { SinkError } from "./fetch_sink.ts";
 
@@ -43,7 +48,7 @@ export {
   type BackoffPolicy,
   DEFAULT_BACKOFF,
   retryAfterMs,
-} from "./retry.ts";
+} from "../engine/retry.ts";
 
 /** What {@link fetchFile} needs. Only `urls` and `dest` are required. */
 export interface FetchOptions {

@@ -11,7 +11,7 @@
 import { replaceFileAtomic } from "../engine/durable.ts";
 import { type Failure, failure } from "../engine/failure.ts";
 import { formatBytes } from "./progress.ts";
-import { retryAfterMs } from "./retry.ts";
+import { retryAfterMs } from "../engine/retry.ts";
 import { message, type Sink } from "./fetch_sink.ts";
 import { openSink } from "./fetch_sink_worker.ts";
 import { receiveBody } from "./fetch_body.ts";

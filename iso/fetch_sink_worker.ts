@@ -9,7 +9,7 @@
  * @module
  */
 
-import { abortableSleep } from "./retry.ts";
+import { abortableSleep } from "../engine/retry.ts";
 import { BATCH, InlineSink, message, type Sink, SinkCore, SinkError } from "./fetch_sink.ts";
 
 const WORKER_BUFFERS = 4;

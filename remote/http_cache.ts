@@ -25,6 +25,7 @@
 
 import { type Failure, failure } from "../engine/failure.ts";
 import { Semaphore } from "../engine/semaphore.ts";
+import { abortableSleep, backoffDelay } from "../engine/retry.ts";
 import {
   BodyMismatch,
   type HttpRequest,
@@ -50,7 +51,7 @@ export interface HttpCacheOptions {
   readonly idleTimeoutMs?: number;
   /** Retries after the first attempt on network errors, 429 and 5xx (default 3). */
   readonly retries?: number;
-  /** First backoff; doubled on each retry, with jitter (default 250 ms). */
+  /** First backoff, doubled on each retry up to 30 times it, half of it jitter (default 250 ms). */
   readonly backoffMs?: number;
   /** Aborts every request (on interrupt). */
   readonly signal?: AbortSignal;
@@ -149,8 +150,8 @@ export class HttpCache {
     let problem = "";
     for (let attempt = 0; attempt <= this.#retries; attempt++) {
       if (attempt > 0) {
-        const wait = this.#backoffMs * 2 ** (attempt - 1) * (0.75 + Math.random() / 2);
-        await new Promise((r) => setTimeout(r, wait));
+        const policy = { baseMs: this.#backoffMs, maxMs: 30 * this.#backoffMs };
+        await abortableSleep(backoffDelay(attempt, policy, Math.random), this.#signal);
       }
       if (this.#signal?.aborted) {
         return failure("remote-unreachable", `Remote cache "${this.label}": ${what} interrupted`);

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { abortableSleep } from "../../engine/retry.ts";
 import { type Failure, failure } from "../../engine/failure.ts";
 import type { GitHubApi, WorkflowJob, WorkflowRun } from "./api.ts";
 import { type RepoRef, repoSlug } from "./repo.ts";
@@ -113,20 +114,6 @@ function duration(ms: number): string {
   if (s < 60) return `${s}s`;
   const m = Math.round(s / 60);
   return m < 60 ? `${m}m` : `${Math.floor(m / 60)}h${m % 60 ? `${m % 60}m` : ""}`;
-}
-
-/** Sleeps `ms`, waking early when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Failures worth retrying while polling: the network, GitHub's own errors, the rate limit. */
@@ -238,7 +225,7 @@ export async function delegateBuild(
         }`,
       );
     }
-    await sleep(Math.min(pollMs, findUntil - Date.now()), signal);
+    await abortableSleep(Math.min(pollMs, findUntil - Date.now()), signal);
   }
 
   // Follow it.
@@ -284,7 +271,7 @@ export async function delegateBuild(
         url,
       };
     }
-    await sleep(Math.min(interval, deadline - Date.now()), signal);
+    await abortableSleep(Math.min(interval, deadline - Date.now()), signal);
   }
 
   progress({ phase: "completed", runId, url });

@@ -3,7 +3,8 @@ import { type CloudBuilder, HybridDelegator, type HybridOptions } from "../../bu
 import type { PlacementHost } from "../../builders/placement.ts";
 import { failure } from "../../engine/failure.ts";
 import { buildGraph } from "../../engine/graph.ts";
-import { cmd, type Task } from "../../engine/task.ts";
+import { cmd, fn, type Task } from "../../engine/task.ts";
+import { keyPaths } from "../../builders/github_cloud.ts";
 
 const tool = (name: string) => ({
   name,
@@ -140,4 +141,27 @@ Deno.test("HybridDelegator.dispatchTargets() keeps the build's own targets that 
   assert.deepEqual(d.dispatchTargets(["image:b:packer"]), ["image:b:compress"]);
   // Nothing among the targets depends on it: the task itself.
   assert.deepEqual(d.dispatchTargets(["image:a:packer"]), ["image:a:packer"]);
+});
+
+Deno.test("keyPaths() lists the inputs and action modules behind the targets, and nothing else", () => {
+  const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+  const graph = buildGraph({
+    root,
+    pools: {},
+    tasks: [
+      { id: "a", inputs: ["src/*.txt"], outputs: ["out/a"], action: cmd("true") },
+      {
+        id: "b",
+        deps: ["a"],
+        outputs: ["out/b"],
+        action: fn(new URL("../../tasks/host_probe.ts", import.meta.url).href, () => {}),
+      },
+      { id: "other", inputs: ["unrelated/**"], outputs: ["out/o"], action: cmd("true") },
+    ],
+  });
+  const paths = keyPaths(graph, ["b"]);
+  assert.ok(paths.includes("src/*.txt"));
+  assert.ok(paths.includes("tasks/host_probe.ts"));
+  assert.ok(paths.includes("engine/task.ts"), "modules the action module imports");
+  assert.ok(!paths.includes("unrelated/**"), "not a task the targets need");
 });

@@ -1,8 +1,8 @@
 /**
- * When a failed download attempt is tried again: exponential backoff with jitter, the server's
- * `Retry-After`, and a sleep that an abort cuts short. Kept apart from the transfer in `fetch.ts`
- * because it is policy with no I/O of its own: it is tested without a network, and
- * `iso_cache.ts` waits with {@link abortableSleep} too.
+ * When a failed request is tried again: exponential backoff with jitter, the server's
+ * `Retry-After`, and a sleep that an abort cuts short. Policy with no I/O of its own, shared by
+ * the ISO download (`iso/fetch.ts`), the remote cache client (`remote/http_cache.ts`) and the
+ * wait for a delegated GitHub Actions run (`builders/github/delegate.ts`).
  *
  * @module
  */
