@@ -55,7 +55,10 @@ export function demoSourceTasks(kernel: { kernel: string }): Task[] {
       outputs: [INITRD],
       action: fn(import.meta.url, async (ctx) => {
         const { buildDemoInitramfs } = await import("../iso/demo/initramfs.ts");
-        const r = await buildDemoInitramfs(ctx.path(INITRD), { signal: ctx.signal });
+        const r = await buildDemoInitramfs(ctx.path(INITRD), {
+          initScript: ctx.path("iso/demo/init.sh"),
+          signal: ctx.signal,
+        });
         if ("reason" in r) return r;
         ctx.log(`initramfs ${r.sha256} with ${r.modules.length} modules`);
       }),

@@ -100,6 +100,11 @@ export interface InitramfsOptions {
   readonly modules?: readonly string[];
   /** The mtime of every file; default `SOURCE_DATE_EPOCH`, else the kernel's mtime. */
   readonly sourceDateEpoch?: number;
+  /**
+   * The script that becomes `/init`; default the `init.sh` beside this module. A task passes the
+   * copy it declares as its input, so that what is keyed is what is built.
+   */
+  readonly initScript?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -184,7 +189,7 @@ export async function buildDemoInitramfs(
     Deno.chmodSync(`${root}/bin/busybox`, 0o755);
     Deno.writeTextFileSync(
       `${root}/init`,
-      Deno.readTextFileSync(new URL("./init.sh", import.meta.url)),
+      Deno.readTextFileSync(opts.initScript ?? new URL("./init.sh", import.meta.url)),
     );
     Deno.chmodSync(`${root}/init`, 0o755);
     const mods: string[] = [];

@@ -135,6 +135,32 @@ Deno.test("the demo pipeline builds, validates and caches an image when run end 
         assert.ok(exists(`${cache}/isos`), "the ISO was downloaded into the ISO cache again");
       },
     );
+
+    await t.step(
+      "an installer that writes nothing is caught by validate and no image is released",
+      async () => {
+        // Break the demo's installer: it powers off before partitioning, so packer "succeeds".
+        const init = `${ws}/iso/demo/init.sh`;
+        const text = await Deno.readTextFile(init);
+        const broken = text.replace("  install)\n    printf", "  install)\n    off\n    printf");
+        assert.notEqual(broken, text, "the installer's install branch was found");
+        await Deno.writeTextFile(init, broken);
+        await removeTree(`${ws}/dist/images`);
+        for (let attempt = 1; attempt <= 2; attempt++) {
+          const r = await build(ws, cache, catalog, target);
+          const validate = r.outcomes.find((o) => o.id === "image:demo:validate");
+          assert.equal(validate?.status, "failed", JSON.stringify(r.outcomes));
+          assert.equal(validate?.reason, "image-boot-failed");
+          assert.match(validate?.message ?? "", /serial log ".*\.log"/);
+          assert.match(validate?.message ?? "", /KILN-READBACK-FAILED no marker\.txt/);
+          assert.ok(!r.ran.includes("image:demo:compress"), "compress must not run");
+          assert.ok(!exists(`${ws}/dist/images/demo`), "no image is released");
+          // The failure is not cached: the second attempt boots the image again.
+          if (attempt === 2) assert.deepEqual(r.ran, []);
+          else assert.ok(r.ran.includes("image:demo:packer"), JSON.stringify(r.outcomes));
+        }
+      },
+    );
   } finally {
     await removeTree(ws);
   }
