@@ -34,15 +34,29 @@ function weak(key: SigningKey, why: string): Failure {
 /** Null when apt accepts signatures by `key`, else why not. */
 export function checkAptSigningKey(key: SigningKey): Promise<Failure | null> {
   // Checking verifies the key's self-signatures (milliseconds each); a key is checked once.
-  let checked = CHECKED.get(key.key);
-  if (!checked) CHECKED.set(key.key, checked = check(key));
+  let checked = CHECKED.get(key);
+  if (!checked) CHECKED.set(key, checked = key.native ? checkNative(key) : check(key));
   return checked;
+}
+
+/** The same checks on a key kiln's own reader read (its self-certification already verified). */
+function checkNative(key: SigningKey): Promise<Failure | null> {
+  const k = key.native!;
+  if (k.rsaBits !== null && k.rsaBits < 2048) {
+    return Promise.resolve(weak(key, `signs with a ${k.rsaBits}-bit rsa key`));
+  }
+  if (WEAK_HASHES.has(k.certHash)) {
+    return Promise.resolve(
+      weak(key, `binds its user ID with a ${hashName(k.certHash)} signature`),
+    );
+  }
+  return Promise.resolve(null);
 }
 
 const CHECKED = new WeakMap<object, Promise<Failure | null>>();
 
 async function check(key: SigningKey): Promise<Failure | null> {
-  const k = key.key;
+  const k = key.key!;
   const signer = await k.getSigningKey();
   const info = signer.getAlgorithmInfo();
   if (/^(rsa|dsa|elgamal)/i.test(String(info.algorithm)) && (info.bits ?? 0) < 2048) {

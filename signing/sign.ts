@@ -6,10 +6,15 @@
  * @module
  */
 
-import * as openpgp from "openpgp";
 import type { SigningKey } from "./key.ts";
+import { nativeClearsign, nativeDetached } from "./native_sign.ts";
 
-const config = { preferredHashAlgorithm: openpgp.enums.hash.sha512 };
+/** openpgp.js, loaded only for a key kiln's own signer does not read. */
+async function openpgpFor(key: SigningKey) {
+  const openpgp = await import("openpgp");
+  if (!key.key) throw new Error(`Signing key ${key.fingerprint} has neither signer`);
+  return { openpgp, key: key.key, config: { preferredHashAlgorithm: openpgp.enums.hash.sha512 } };
+}
 
 /**
  * A detached, ASCII-armored signature of `data` (binary signature of the exact bytes).
@@ -20,11 +25,13 @@ const config = { preferredHashAlgorithm: openpgp.enums.hash.sha512 };
  * ```
  */
 export async function signDetached(key: SigningKey, data: Uint8Array | string): Promise<string> {
+  if (key.native) return nativeDetached(key.native, data);
+  const { openpgp, key: k, config } = await openpgpFor(key);
   const binary = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const message = await openpgp.createMessage({ binary });
   return await openpgp.sign({
     message,
-    signingKeys: key.key,
+    signingKeys: k,
     detached: true,
     format: "armored",
     config,
@@ -36,6 +43,8 @@ export async function signDetached(key: SigningKey, data: Uint8Array | string): 
  * `InRelease`. Lines are signed as text (trailing whitespace is not significant, CRLF canonical).
  */
 export async function clearsign(key: SigningKey, text: string): Promise<string> {
+  if (key.native) return nativeClearsign(key.native, text);
+  const { openpgp, key: k, config } = await openpgpFor(key);
   const message = await openpgp.createCleartextMessage({ text });
-  return await openpgp.sign({ message, signingKeys: key.key, format: "armored", config });
+  return await openpgp.sign({ message, signingKeys: k, format: "armored", config });
 }

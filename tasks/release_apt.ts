@@ -68,7 +68,7 @@ export function aptTask(version: string, revision: string): Task {
             `with "deno run -A build.ts clean release:apt"`,
         );
       }
-      await Deno.writeFile(`${repo}/${APT_KEYRING}`, key.key.key.toPublic().write());
+      await Deno.writeFile(`${repo}/${APT_KEYRING}`, key.key.publicBinary);
       ctx.log(
         `hashed ${r.hashed} pool file(s), wrote ${r.written.length} index file(s), ` +
           `${r.unchanged} unchanged; ${r.packages} package(s)`,

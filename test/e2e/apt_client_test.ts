@@ -213,7 +213,7 @@ Deno.test("AptWorkerSigner signs in a worker what gpgv verifies", async () => {
     const key = await testSigningKey();
     const keyring = join(dir, "keyring.gpg");
     await writeKeyring(key, keyring);
-    const signer = new AptWorkerSigner({ armored: key.key.armor(), name: "test key" });
+    const signer = new AptWorkerSigner({ armored: key.armored, name: "test key" });
     try {
       const { repo } = await makeRepo(dir, key, signer);
       const dists = join(repo, "dists/stable");

@@ -8,8 +8,13 @@
 import { generateRepositoryKey } from "../../signing/generate.ts";
 import { readSigningKey, type SigningKey } from "../../signing/key.ts";
 
-/** A fresh unlocked key: Ed25519 (v4 `ed25519Legacy`, which GnuPG 2.2 accepts) unless `rsa`. */
-export async function testSigningKey(opts: { rsa?: boolean } = {}): Promise<SigningKey> {
+/**
+ * A fresh unlocked key: Ed25519 (v4 `ed25519Legacy`, which GnuPG 2.2 accepts) unless `rsa`, with
+ * its armored private key for tests that hand it on.
+ */
+export async function testSigningKey(
+  opts: { rsa?: boolean } = {},
+): Promise<SigningKey & { readonly armored: string }> {
   const generated = await generateRepositoryKey({
     name: "kiln test",
     email: "test@kiln.invalid",
@@ -17,10 +22,10 @@ export async function testSigningKey(opts: { rsa?: boolean } = {}): Promise<Sign
   });
   const key = await readSigningKey(generated.privateArmored, "a test key");
   if ("reason" in key) throw new Error(key.message);
-  return key;
+  return { ...key, armored: generated.privateArmored };
 }
 
 /** Writes `key`'s public key as a binary keyring file at `path` (for `gpgv --keyring`). */
 export async function writeKeyring(key: SigningKey, path: string): Promise<void> {
-  await Deno.writeFile(path, key.key.toPublic().write());
+  await Deno.writeFile(path, key.publicBinary);
 }
