@@ -21,7 +21,7 @@
 
 import { join } from "../engine/path.ts";
 import type { Failure } from "../engine/failure.ts";
-import { statFile } from "../engine/stat.ts";
+import { statFile, TreeStat } from "../engine/stat.ts";
 import type { SigningKey } from "../signing/key.ts";
 import { type AptAddition, placeAdditions } from "./additions.ts";
 import { holds, pruneByHash, publishIndexFile, replaceFile } from "./by_hash.ts";
@@ -153,11 +153,12 @@ export async function publishAptRepository(
   // published, and any difference refuses the publish (`apt-pool-mismatch`).
   const misses = new Map<string, string>(); // pool path → the index listing it
   const statCheck = (): Failure | null => {
+    using tree = new TreeStat(root);
     for (const comps of members.values()) {
       for (const files of comps.values()) {
         for (const [rel, m] of files) {
           if (facts.has(rel) || misses.has(rel)) continue;
-          const st = statFile(join(root, rel));
+          const st = tree.stat(rel);
           const index = m.published?.index ?? "the index";
           if (!st || st.kind !== "file") return poolMismatch(rel, index, "is missing");
           const f = cache.get(rel, st.sig);
