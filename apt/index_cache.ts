@@ -32,23 +32,49 @@ interface CacheFile {
   readonly indexes: Record<string, string>;
 }
 
+/** One line of the journal: what a publish changed. */
+interface JournalLine {
+  readonly set?: Record<string, CachedDeb>;
+  readonly del?: readonly string[];
+  readonly idx?: Record<string, string>;
+  readonly idel?: readonly string[];
+}
+
 const FILE = "apt-index-cache.json";
+/** Changes since the file was last written whole, a JSON line per publish. */
+const JOURNAL = "apt-index-cache.log";
+/** Lines the journal may hold before the next save writes the whole file again. */
+const JOURNAL_LINES = 64;
 
 /**
  * Pool file facts by pool path, and the stat signatures of the `Packages` files kiln wrote (whose
  * stanzas can then be reused as they are), loaded from and saved to
  * `<stateDir>/apt-index-cache.json`.
+ *
+ * A publish that changes a few entries (adding a package to a large repository) appends them to
+ * a journal beside it instead of writing every entry again; every {@link JOURNAL_LINES} publishes
+ * the whole file is rewritten and the journal emptied. Replaying a line twice changes nothing,
+ * and a torn last line is ignored, which only costs reading a package again.
  */
 export class IndexCache {
   readonly #path: string;
   readonly #entries: Map<string, CachedDeb>;
   readonly #indexes: Map<string, string>;
-  #dirty = false;
+  readonly #changed = new Set<string>();
+  readonly #changedIndexes = new Set<string>();
+  #journalLines: number;
 
-  private constructor(path: string, data: CacheFile | null) {
+  private constructor(path: string, data: CacheFile | null, journal: JournalLine[]) {
     this.#path = path;
     this.#entries = new Map(Object.entries(data?.entries ?? {}));
     this.#indexes = new Map(Object.entries(data?.indexes ?? {}));
+    for (const line of journal) {
+      for (const [k, v] of Object.entries(line.set ?? {})) this.#entries.set(k, v);
+      for (const k of line.del ?? []) this.#entries.delete(k);
+      for (const [k, v] of Object.entries(line.idx ?? {})) this.#indexes.set(k, v);
+      for (const k of line.idel ?? []) this.#indexes.delete(k);
+    }
+    this.#journalLines = data ? journal.length : JOURNAL_LINES; // no base: write it whole
   }
 
   /** Loads the cache; an absent, torn or foreign file gives an empty one. */
@@ -61,7 +87,18 @@ export class IndexCache {
     } catch {
       // no cache yet, or unreadable: start empty
     }
-    return new IndexCache(path, data);
+    const journal: JournalLine[] = [];
+    if (data) {
+      try {
+        for (const line of Deno.readTextFileSync(join(stateDir, JOURNAL)).split("\n")) {
+          if (!line) continue;
+          journal.push(JSON.parse(line));
+        }
+      } catch {
+        // no journal, or a torn last line: what was read so far stands
+      }
+    }
+    return new IndexCache(path, data, journal);
   }
 
   /** The facts of `poolRel` when its stat signature is still `sig`. */
@@ -77,7 +114,7 @@ export class IndexCache {
 
   set(poolRel: string, entry: CachedDeb): void {
     this.#entries.set(poolRel, entry);
-    this.#dirty = true;
+    this.#changed.add(poolRel);
   }
 
   /** Whether kiln wrote the index at `indexRel` and it still has stat signature `sig`. */
@@ -88,28 +125,59 @@ export class IndexCache {
   setIndex(indexRel: string, sig: string): void {
     if (this.#indexes.get(indexRel) === sig) return;
     this.#indexes.set(indexRel, sig);
-    this.#dirty = true;
+    this.#changedIndexes.add(indexRel);
   }
 
-  /** Writes the cache (atomically), keeping only the pool paths and indexes given. */
+  /**
+   * Saves the cache, keeping only the pool paths and indexes given: a journal line for a few
+   * changes, else the whole file (atomically) and an empty journal.
+   */
   save(keepFiles: ReadonlySet<string>, keepIndexes: ReadonlySet<string>): void {
-    for (const [map, keep] of [[this.#entries, keepFiles], [this.#indexes, keepIndexes]] as const) {
-      for (const k of [...map.keys()]) {
+    const del: string[] = [];
+    const idel: string[] = [];
+    for (
+      const [map, keep, gone, changed] of [
+        [this.#entries, keepFiles, del, this.#changed],
+        [this.#indexes, keepIndexes, idel, this.#changedIndexes],
+      ] as const
+    ) {
+      for (const k of map.keys()) {
         if (!keep.has(k)) {
           map.delete(k);
-          this.#dirty = true;
+          (changed as Set<string>).delete(k);
+          gone.push(k);
         }
       }
     }
-    if (!this.#dirty) return;
-    const data: CacheFile = {
-      version: 3,
-      entries: Object.fromEntries(this.#entries),
-      indexes: Object.fromEntries(this.#indexes),
-    };
+    const changes = this.#changed.size + this.#changedIndexes.size + del.length + idel.length;
+    if (!changes) return;
     Deno.mkdirSync(dirname(this.#path), { recursive: true });
-    replaceFileAtomic(this.#path, JSON.stringify(data));
-    this.#dirty = false;
+    const journal = join(dirname(this.#path), JOURNAL);
+    if (this.#journalLines < JOURNAL_LINES && changes * 8 < this.#entries.size + 8) {
+      const line: JournalLine = {
+        set: Object.fromEntries([...this.#changed].map((k) => [k, this.#entries.get(k)!])),
+        del,
+        idx: Object.fromEntries([...this.#changedIndexes].map((k) => [k, this.#indexes.get(k)!])),
+        idel,
+      };
+      Deno.writeTextFileSync(journal, JSON.stringify(line) + "\n", { append: true });
+      this.#journalLines++;
+    } else {
+      const data: CacheFile = {
+        version: 3,
+        entries: Object.fromEntries(this.#entries),
+        indexes: Object.fromEntries(this.#indexes),
+      };
+      // The journal goes first: were the process to stop in between, replaying old lines over
+      // the new file would leave stale (harmless, but wasteful) entries.
+      try {
+        Deno.removeSync(journal);
+      } catch { /* none yet */ }
+      replaceFileAtomic(this.#path, JSON.stringify(data));
+      this.#journalLines = 0;
+    }
+    this.#changed.clear();
+    this.#changedIndexes.clear();
   }
 }
 
