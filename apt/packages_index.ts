@@ -19,6 +19,7 @@ import type { ChunkStore } from "./index_cache.ts";
 import { hashBytes } from "./pool_file.ts";
 import type { FileHashes } from "./stanza.ts";
 import { joinXzBlocks, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
+import { liblzmaBlocks, loadLiblzma } from "./xz_ffi.ts";
 
 /** On average one chunk boundary every this many packages. */
 export const CHUNK_EVERY = 64;
@@ -114,22 +115,27 @@ function unpackBlock(packed: Uint8Array, uncompressed: number): XzBlock {
 
 /** Options of {@link buildPackagesFiles}. */
 export interface CompressOptions {
-  /** xz processes run at once. */
+  /** xz blocks compressed at once. */
   readonly parallelism: number;
+  /**
+   * `auto` (default): liblzma in this process where it loads (see `xz_ffi.ts`), else the tool;
+   * `tool`: always the `xz` tool.
+   */
+  readonly xz?: "auto" | "tool";
   readonly xzTool?: string;
   /** Where xz's input and output files go while it runs (default: a system temp folder). */
   readonly tmpDir?: string;
   /**
-   * Work for this thread while the `xz` processes run (the caller's checks, say): called once
-   * they have started, before their output is awaited.
+   * Work for this thread while xz compresses (the caller's checks, say): called once it has
+   * started, before its output is awaited.
    */
   readonly meanwhile?: () => void;
 }
 
 /**
  * Builds the `Packages` files of several indexes (each given as its chunks), compressing only
- * the chunks `store` does not hold yet: the xz ones in up to `parallelism` `xz` processes, the
- * gzip ones on this thread meanwhile.
+ * the chunks `store` does not hold yet: the xz ones `parallelism` at a time (liblzma on other
+ * threads, or `xz` processes), the gzip ones on this thread meanwhile.
  */
 export async function buildPackagesFiles(
   indexes: readonly (readonly string[])[],
@@ -142,6 +148,10 @@ export async function buildPackagesFiles(
     gz?: Uint8Array;
     xz?: XzBlock;
   }
+  const lzma = opts.xz === "tool" ? null : loadLiblzma();
+  // Blocks of the two encoders differ in their headers: cached apart, so that one machine's
+  // output depends on the stanzas alone.
+  const xzSuffix = lzma ? "xzl" : "xzb";
   const byKey = new Map<string, Chunk>();
   const layout = indexes.map((texts) =>
     texts.map((text) => {
@@ -152,7 +162,7 @@ export async function buildPackagesFiles(
         c = { bytes, key };
         const gz = store.get(`${key}.gz`);
         if (gz) c.gz = gz;
-        const xz = store.get(`${key}.xzb`);
+        const xz = store.get(`${key}.${xzSuffix}`);
         if (xz) c.xz = unpackBlock(xz, bytes.length);
         byKey.set(key, c);
       }
@@ -180,7 +190,10 @@ export async function buildPackagesFiles(
 
   const xzWork = Promise.all(
     groups.filter((g) => g.length).map(async (g) => {
-      const blocks = await xzCompressChunks(g.map((c) => c.bytes), opts.xzTool, opts.tmpDir);
+      const bytes = g.map((c) => c.bytes);
+      const blocks = lzma
+        ? await liblzmaBlocks(lzma, bytes)
+        : await xzCompressChunks(bytes, opts.xzTool, opts.tmpDir);
       if ("reason" in blocks) return blocks;
       g.forEach((c, i) => (c.xz = blocks[i]));
       return null;
@@ -202,7 +215,7 @@ export async function buildPackagesFiles(
   const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
   for (const c of needGz) store.put(`${c.key}.gz`, c.gz!);
-  for (const c of needXz) store.put(`${c.key}.xzb`, packBlock(c.xz!));
+  for (const c of needXz) store.put(`${c.key}.${xzSuffix}`, packBlock(c.xz!));
 
   return layout.map((chunks, i) => {
     const xz = joinXzBlocks(chunks.map((c) => c.xz!));

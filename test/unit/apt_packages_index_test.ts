@@ -53,7 +53,10 @@ Deno.test("buildPackagesFiles() writes gz and xz that decode to Packages, compre
   try {
     const list = Array.from({ length: 600 }, (_, i) => pkg(i));
     const store = new ChunkStore(dir);
-    const first = await buildPackagesFiles([packagesChunks(list), []], store, { parallelism: 2 });
+    const first = await buildPackagesFiles([packagesChunks(list), []], store, {
+      parallelism: 2,
+      xz: "tool",
+    });
     assert.ok(!("reason" in first));
     const plain = new TextDecoder().decode(first[0].plain);
     assert.equal(plain, list.map((p) => p.stanza + "\n").join(""));
@@ -71,12 +74,13 @@ Deno.test("buildPackagesFiles() writes gz and xz that decode to Packages, compre
     const next = await buildPackagesFiles(
       [packagesChunks([...list, pkg(5000)])],
       store2,
-      { parallelism: 2, xzTool: "/nonexistent/xz-would-fail-if-run-for-old-chunks" },
+      { parallelism: 2, xz: "tool", xzTool: "/nonexistent/xz-would-fail-if-run-for-old-chunks" },
     );
     // The new chunk needs xz, which is absent: the failure proves old chunks were not recompressed.
     assert.ok("reason" in next);
     const again = await buildPackagesFiles([packagesChunks([...list, pkg(5000)])], store2, {
       parallelism: 1,
+      xz: "tool",
     });
     assert.ok(!("reason" in again));
     store2.prune();
@@ -87,7 +91,7 @@ Deno.test("buildPackagesFiles() writes gz and xz that decode to Packages, compre
     const fresh = await buildPackagesFiles(
       [packagesChunks([...list, pkg(5000)])],
       new ChunkStore(`${dir}/other`),
-      { parallelism: 2 },
+      { parallelism: 2, xz: "tool" },
     );
     assert.ok(!("reason" in fresh));
     assert.deepEqual(fresh[0].gz, again[0].gz);

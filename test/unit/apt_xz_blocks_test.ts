@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { crc32, joinXzBlocks, splitXzBlocks, xzCompressChunks } from "../../apt/xz_blocks.ts";
+import { liblzmaBlock, liblzmaBlocks, loadLiblzma } from "../../apt/xz_ffi.ts";
 
 const enc = new TextEncoder();
 
@@ -66,4 +67,28 @@ Deno.test("xzCompressChunks() fails with tool-missing when the xz tool is absent
   assert.ok("reason" in r);
   assert.equal(r.reason, "tool-missing");
   assert.match(r.message, /install xz-utils/);
+});
+
+Deno.test("liblzmaBlock() makes blocks that xz decodes, mixed with the tool's, and that split back", async () => {
+  const lzma = loadLiblzma();
+  assert.ok(lzma, "liblzma.so.5 loads here (Debian's liblzma5, which xz-utils needs)");
+  const chunks = [text(45_000, "p"), text(3, "q"), text(200_000, "r")];
+  const ours = await liblzmaBlocks(lzma, chunks);
+  assert.deepEqual(ours.map((b) => b.uncompressed), chunks.map((c) => c.length));
+  for (const b of ours) assert.equal(b.bytes.length % 4, 0, "padded to four bytes");
+  const tool = await xzCompressChunks([chunks[1]]);
+  assert.ok(!("reason" in tool));
+  const joined = joinXzBlocks([ours[0], tool[0], ours[2]]);
+  assert.deepEqual(await unxz(joined), new Uint8Array([...chunks[0], ...chunks[1], ...chunks[2]]));
+  const split = splitXzBlocks(joined);
+  assert.deepEqual(split.map((b) => b.unpadded), [
+    ours[0].unpadded,
+    tool[0].unpadded,
+    ours[2].unpadded,
+  ]);
+  // Deterministic, and as small as the tool's but for the sizes its block header carries.
+  assert.deepEqual((await liblzmaBlock(lzma, chunks[2])).bytes, ours[2].bytes);
+  const toolBig = await xzCompressChunks([chunks[2]]);
+  assert.ok(!("reason" in toolBig));
+  assert.ok(Math.abs(ours[2].bytes.length - toolBig[0].bytes.length) <= 8);
 });
