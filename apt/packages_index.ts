@@ -118,8 +118,8 @@ export interface CompressOptions {
   /** xz blocks compressed at once. */
   readonly parallelism: number;
   /**
-   * `auto` (default): liblzma in this process where it loads (see `xz_ffi.ts`), else the tool;
-   * `tool`: always the `xz` tool.
+   * `auto` (default): liblzma in this process (see `xz_ffi.ts`) for as many chunks as
+   * `parallelism`, the tool for more or where liblzma does not load; `tool`: always the tool.
    */
   readonly xz?: "auto" | "tool";
   readonly xzTool?: string;
@@ -148,10 +148,6 @@ export async function buildPackagesFiles(
     gz?: Uint8Array;
     xz?: XzBlock;
   }
-  const lzma = opts.xz === "tool" ? null : loadLiblzma();
-  // Blocks of the two encoders differ in their headers: cached apart, so that one machine's
-  // output depends on the stanzas alone.
-  const xzSuffix = lzma ? "xzl" : "xzb";
   const byKey = new Map<string, Chunk>();
   const layout = indexes.map((texts) =>
     texts.map((text) => {
@@ -162,7 +158,7 @@ export async function buildPackagesFiles(
         c = { bytes, key };
         const gz = store.get(`${key}.gz`);
         if (gz) c.gz = gz;
-        const xz = store.get(`${key}.${xzSuffix}`);
+        const xz = store.get(`${key}.xzb`);
         if (xz) c.xz = unpackBlock(xz, bytes.length);
         byKey.set(key, c);
       }
@@ -172,6 +168,10 @@ export async function buildPackagesFiles(
   const all = [...byKey.values()];
   const needXz = all.filter((c) => !c.xz);
   const needGz = all.filter((c) => !c.gz);
+  // A few chunks (adding a package): liblzma in this process, with no process to start. Many (a
+  // full build): `xz` processes, each reusing one encoder for its chunks, where as many fresh
+  // encoders would cost a cold process their page faults. The blocks are the same bytes.
+  const lzma = opts.xz !== "tool" && needXz.length <= opts.parallelism ? loadLiblzma() : null;
 
   // Split the xz work into groups of about equal size, one process each.
   const groups: Chunk[][] = Array.from(
@@ -215,7 +215,7 @@ export async function buildPackagesFiles(
   const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
   for (const c of needGz) store.put(`${c.key}.gz`, c.gz!);
-  for (const c of needXz) store.put(`${c.key}.${xzSuffix}`, packBlock(c.xz!));
+  for (const c of needXz) store.put(`${c.key}.xzb`, packBlock(c.xz!));
 
   return layout.map((chunks, i) => {
     const xz = joinXzBlocks(chunks.map((c) => c.xz!));

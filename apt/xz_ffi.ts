@@ -1,21 +1,21 @@
 /**
  * xz blocks made by liblzma in this process, through FFI: the library the `xz` tool is built on,
- * with the same filter (LZMA2 preset 6, 512 KiB dictionary, hc4), one call per block on Deno's
+ * with the tool's filter (LZMA2 preset 6, 512 KiB dictionary, hc4), one call per block on Deno's
  * blocking thread pool. No process to start, no files to write and read back: adding one package
  * to a large index compresses its chunk in about half the time `xz` takes to start and run.
  *
- * The blocks are not byte-identical to the tool's (the tool's single-threaded encoder leaves the
- * sizes out of each block header; `lzma_block_buffer_encode` writes them), so `ChunkStore` keys
- * them apart, and each machine's output depends only on the stanzas either way. Where liblzma
- * cannot be loaded (no FFI permission, another OS), {@link loadLiblzma} is `null` and
- * `xz_blocks.ts` runs the tool.
+ * The blocks are byte for byte the tool's: `lzma_block_buffer_encode` writes the same LZMA2 data
+ * but puts the sizes in the block header, which the tool's single-threaded encoder leaves out, so
+ * the header is written again without them (see {@link toolHeader}). Which way a chunk was
+ * compressed therefore never shows in `Packages.xz`. Where liblzma cannot be loaded (no FFI
+ * permission, another OS), {@link loadLiblzma} is `null` and `xz_blocks.ts` runs the tool.
  *
  * Layouts are liblzma 5's stable ABI (`lzma/block.h`, `lzma/lzma12.h`) on 64-bit Linux.
  *
  * @module
  */
 
-import type { XzBlock } from "./xz_blocks.ts";
+import { crc32, type XzBlock } from "./xz_blocks.ts";
 
 const LZMA_OK = 0;
 const LZMA_FILTER_LZMA2 = 0x21n;
@@ -68,7 +68,7 @@ export async function liblzmaBlock(l: Lib, data: Uint8Array): Promise<XzBlock> {
   const options = new Uint8Array(OPTIONS_SIZE);
   if (l.lzma_lzma_preset(options, 6) !== 0) throw new Error("liblzma has no preset 6");
   const ov = new DataView(options.buffer);
-  ov.setUint32(0, 512 * 1024, true); // dict_size
+  ov.setUint32(0, 512 * 1024, true); // dict_size, as the tool
   ov.setUint32(40, LZMA_MF_HC4, true); // mf
   const filters = new Uint8Array(32);
   const fv = new DataView(filters.buffer);
@@ -97,16 +97,52 @@ export async function liblzmaBlock(l: Lib, data: Uint8Array): Promise<XzBlock> {
   const compressed = Number(bv.getBigUint64(16, true));
   // Keep the option buffers alive until the call has returned.
   void options.length, void filters.length;
-  return {
-    bytes: out.subarray(0, Number(outPos[0])),
-    unpadded: headerSize + compressed + CRC64_SIZE,
-    uncompressed: data.length,
-  };
+  const header = toolHeader(out.subarray(0, headerSize));
+  const bytes = new Uint8Array(Number(outPos[0]) - headerSize + header.length);
+  bytes.set(header);
+  bytes.set(out.subarray(headerSize, Number(outPos[0])), header.length);
+  return { bytes, unpadded: header.length + compressed + CRC64_SIZE, uncompressed: data.length };
 }
 
-/** {@link liblzmaBlock} of each chunk, one after the other (a group shares one thread). */
-export async function liblzmaBlocks(l: Lib, chunks: readonly Uint8Array[]): Promise<XzBlock[]> {
-  const out: XzBlock[] = [];
-  for (const c of chunks) out.push(await liblzmaBlock(l, c));
+function skipVli(b: Uint8Array, o: number): number {
+  while (b[o] & 0x80) o++;
+  return o + 1;
+}
+
+/**
+ * A block header without its compressed and uncompressed size fields, as the `xz` tool writes
+ * it: flags, the filter flags as they were, zero padding to a multiple of four, CRC32
+ * (xz-file-format 3.1).
+ */
+export function toolHeader(header: Uint8Array): Uint8Array {
+  const flags = header[1];
+  let o = 2;
+  if (flags & 0x40) o = skipVli(header, o);
+  if (flags & 0x80) o = skipVli(header, o);
+  // The filter flags: (filter id, properties size, properties) per filter.
+  let end = o;
+  for (let i = 0; i <= (flags & 0x03); i++) {
+    end = skipVli(header, end);
+    const propsStart = end;
+    end = skipVli(header, end);
+    let size = 0;
+    for (let k = end - 1; k >= propsStart; k--) size = size * 128 + (header[k] & 0x7f);
+    end += size;
+  }
+  const body = [flags & 0x03, ...header.subarray(o, end)];
+  const total = Math.ceil((1 + body.length + 4) / 4) * 4;
+  const out = new Uint8Array(total);
+  out[0] = total / 4 - 1;
+  out.set(body, 1);
+  new DataView(out.buffer).setUint32(total - 4, crc32(out.subarray(0, total - 4)), true);
   return out;
+}
+
+/**
+ * {@link liblzmaBlock} of every chunk, all handed to the blocking pool at once: a chunk queued
+ * behind another would start only when this thread next returns to its event loop, which a
+ * publish's hashing and checking may not do for tens of milliseconds.
+ */
+export function liblzmaBlocks(l: Lib, chunks: readonly Uint8Array[]): Promise<XzBlock[]> {
+  return Promise.all(chunks.map((c) => liblzmaBlock(l, c)));
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { crc32, joinXzBlocks, splitXzBlocks, xzCompressChunks } from "../../apt/xz_blocks.ts";
-import { liblzmaBlock, liblzmaBlocks, loadLiblzma } from "../../apt/xz_ffi.ts";
+import { liblzmaBlock, liblzmaBlocks, loadLiblzma, toolHeader } from "../../apt/xz_ffi.ts";
 
 const enc = new TextEncoder();
 
@@ -69,26 +69,33 @@ Deno.test("xzCompressChunks() fails with tool-missing when the xz tool is absent
   assert.match(r.message, /install xz-utils/);
 });
 
-Deno.test("liblzmaBlock() makes blocks that xz decodes, mixed with the tool's, and that split back", async () => {
+Deno.test("liblzmaBlock() makes the very bytes of the xz tool's block, which xz decodes", async () => {
   const lzma = loadLiblzma();
   assert.ok(lzma, "liblzma.so.5 loads here (Debian's liblzma5, which xz-utils needs)");
-  const chunks = [text(45_000, "p"), text(3, "q"), text(200_000, "r")];
+  const chunks = [text(45_000, "p"), text(3, "q"), text(200_000, "r"), new Uint8Array(0)];
   const ours = await liblzmaBlocks(lzma, chunks);
-  assert.deepEqual(ours.map((b) => b.uncompressed), chunks.map((c) => c.length));
-  for (const b of ours) assert.equal(b.bytes.length % 4, 0, "padded to four bytes");
-  const tool = await xzCompressChunks([chunks[1]]);
+  const tool = await xzCompressChunks(chunks.slice(0, 3));
   assert.ok(!("reason" in tool));
-  const joined = joinXzBlocks([ours[0], tool[0], ours[2]]);
+  for (const [i, t] of tool.entries()) {
+    assert.deepEqual(ours[i].bytes, t.bytes, `chunk ${i}`);
+    assert.equal(ours[i].unpadded, t.unpadded);
+    assert.equal(ours[i].uncompressed, chunks[i].length);
+  }
+  const joined = joinXzBlocks(ours);
   assert.deepEqual(await unxz(joined), new Uint8Array([...chunks[0], ...chunks[1], ...chunks[2]]));
-  const split = splitXzBlocks(joined);
-  assert.deepEqual(split.map((b) => b.unpadded), [
-    ours[0].unpadded,
-    tool[0].unpadded,
-    ours[2].unpadded,
-  ]);
-  // Deterministic, and as small as the tool's but for the sizes its block header carries.
-  assert.deepEqual((await liblzmaBlock(lzma, chunks[2])).bytes, ours[2].bytes);
-  const toolBig = await xzCompressChunks([chunks[2]]);
-  assert.ok(!("reason" in toolBig));
-  assert.ok(Math.abs(ours[2].bytes.length - toolBig[0].bytes.length) <= 8);
+  assert.deepEqual(splitXzBlocks(joined).map((b) => b.unpadded), ours.map((b) => b.unpadded));
+  assert.deepEqual((await liblzmaBlock(lzma, chunks[2])).bytes, ours[2].bytes, "deterministic");
+});
+
+Deno.test("toolHeader() drops the size fields, pads to four and checks with CRC32", () => {
+  // Flags 0xc0 (both sizes, one filter), sizes 0x80 0x01 and 0x05, LZMA2 with property 0x10.
+  const body = [0xc0, 0x80, 0x01, 0x05, 0x21, 0x01, 0x10];
+  const h = new Uint8Array(12);
+  h[0] = 2;
+  h.set(body, 1);
+  new DataView(h.buffer).setUint32(8, crc32(h.subarray(0, 8)), true);
+  const out = toolHeader(h);
+  assert.equal(out.length, 12, "size byte, flags, three filter bytes, padding, CRC32");
+  assert.deepEqual([...out.subarray(0, 8)], [2, 0x00, 0x21, 0x01, 0x10, 0, 0, 0]);
+  assert.equal(new DataView(out.buffer).getUint32(8, true), crc32(out.subarray(0, 8)));
 });
