@@ -26,6 +26,7 @@ import {
 } from "./packets.ts";
 import {
   ALGO,
+  HASHES,
   leftPad,
   type PacketSigningKey,
   parseSignature,
@@ -326,15 +327,25 @@ function read(armored: string, passphrase: string | undefined, now: Date): Nativ
   const { cert } = chosen;
   if (
     cert.hashed.some((s) =>
-      s.critical && ![2, 9, 25, 27, 11, 21, 22, 23, 30, 33, 16, 20].includes(s.type)
+      s.critical && ![2, 9, 25, 27, 11, 21, 22, 23, 30, 33, 16].includes(s.type)
     )
   ) {
-    return { unsupported: "a critical subpacket kiln does not read" };
+    return { unsupported: "a critical subpacket kiln does not read" }; // a critical notation too
   }
   if (flag(cert, 3)) return { unsupported: "a self-certification that expires" };
+  // openpgp.js refuses MD5 and RIPEMD-160, and EdDSA over less than 256 bits (RFC 9580).
+  const eddsa = algorithm === ALGO.eddsaLegacy || algorithm === ALGO.ed25519;
+  if ([1, 3].includes(cert.hash) || (eddsa && [2, 11].includes(cert.hash))) {
+    return { unsupported: `a self-certification hashed with ${HASHES.get(cert.hash)}` };
+  }
+  // openpgp.js (v6) signs only with a key whose flags are present and allow signing.
   const keyFlags = flag(cert, 27);
-  if (keyFlags && !(keyFlags.data[0] & 0x02)) {
+  if (!keyFlags || !(keyFlags.data[0] & 0x02)) {
     return { unsupported: "a primary key not flagged to sign" };
+  }
+  // gpgv refuses signatures older than their key, and openpgp.js such a key.
+  if (pub.created * 1000 > now.getTime() || created(cert) * 1000 > now.getTime()) {
+    return { unsupported: "a key or self-certification dated in the future" };
   }
   const userPrefix = concatBytes([[0xb4, ...u32(chosen.u.id.length)], chosen.u.id]);
   if (!verifySignature(cert, concatBytes([keyPrefix, userPrefix]), publicKey)) {

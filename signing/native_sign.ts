@@ -123,7 +123,9 @@ export function verifySignature(
     if (sig.algorithm === ALGO.eddsaLegacy || sig.algorithm === ALGO.ed25519) {
       return verify(null, digest, publicKey, sig.value);
     }
-    return verify(name, input, publicKey, sig.value);
+    // The MPI dropped any leading zero bytes, which PKCS #1 wants back: as long as the modulus.
+    const bytes = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+    return verify(name, input, publicKey, leftPad(sig.value, bytes));
   } catch {
     return false;
   }
