@@ -14,6 +14,7 @@
 
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
+import { concatBytes } from "../engine/bytes.ts";
 import type { Failure } from "../engine/failure.ts";
 import type { ChunkStore } from "./index_cache.ts";
 import { hashBytes } from "./pool_file.ts";
@@ -85,18 +86,6 @@ const encoder = new TextEncoder();
 function gzipMember(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(gzipSync(bytes, { level: 6 }));
   out[9] = 3; // OS byte: Unix, whatever platform wrote it (as `gzip -n` does)
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
   return out;
 }
 
@@ -205,11 +194,13 @@ export async function buildPackagesFiles(
   for (const c of needGz) c.gz = gzipMember(c.bytes);
   opts.meanwhile?.();
   const plains = layout.map((chunks) => {
-    const plain = concat(chunks.map((c) => c.bytes));
+    const plain = concatBytes(chunks.map((c) => c.bytes));
     return { plain, hashes: hashBytes(plain) };
   });
   const gzs = layout.map((chunks) => {
-    const gz = chunks.length ? concat(chunks.map((c) => c.gz!)) : gzipMember(new Uint8Array(0));
+    const gz = chunks.length
+      ? concatBytes(chunks.map((c) => c.gz!))
+      : gzipMember(new Uint8Array(0));
     return { gz, hashes: hashBytes(gz) };
   });
   const failed = (await xzWork).find((r) => r !== null);

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { concatBytes } from "../engine/bytes.ts";
+
 /** The global header every ar archive starts with. */
 export const AR_MAGIC: Uint8Array = new TextEncoder().encode("!<arch>\n");
 
@@ -51,13 +53,4 @@ export function arArchive(
   return concatBytes(parts);
 }
 
-/** Joins byte arrays. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { concatBytes };

@@ -6,6 +6,8 @@
  * @module
  */
 
+export { concatBytes } from "../engine/bytes.ts";
+
 /** One packet: its tag and body. */
 export interface Packet {
   readonly tag: number;
@@ -211,19 +213,6 @@ export function readSubpackets(area: Uint8Array): Subpacket[] {
       data: area.subarray(o + 1, o + len),
     });
     o += len;
-  }
-  return out;
-}
-
-/** Concatenates byte arrays. */
-export function concatBytes(parts: readonly (Uint8Array | number[])[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
   }
   return out;
 }

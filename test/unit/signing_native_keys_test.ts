@@ -4,12 +4,7 @@ import * as openpgp from "openpgp";
 import { generateRepositoryKey } from "../../signing/generate.ts";
 import { readSigningKey, SIGNING_KEY_INVALID } from "../../signing/key.ts";
 import { type NativeKey, readNativeKey } from "../../signing/native_key.ts";
-import {
-  nativeClearsign,
-  nativeDetached,
-  parseSignature,
-  signaturePacket,
-} from "../../signing/native_sign.ts";
+import { parseSignature, signaturePacket } from "../../signing/native_sign.ts";
 import {
   armor,
   concatBytes,
@@ -22,6 +17,7 @@ import {
 import { checksum16 } from "../../signing/s2k.ts";
 import { clearsign, signDetached } from "../../signing/sign.ts";
 import { type GpgRun, runGpg } from "../rig/gpg.ts";
+import { assertOpenpgpVerifies } from "../rig/openpgp_check.ts";
 import { makeTmp, removeTree } from "../rig/workspace.ts";
 
 const TEXT = "Origin: kiln\nSuite: stable\n";
@@ -73,36 +69,6 @@ async function gpgv(ring: string, files: string[]): Promise<{ code: number; err:
   return { code: r.code, err: new TextDecoder().decode(r.stderr) };
 }
 
-/** `key`'s detached and cleartext signatures verify with openpgp.js; a changed byte does not. */
-async function assertOpenpgpVerifies(verificationKeys: openpgp.Key, key: NativeKey) {
-  const binary = new TextEncoder().encode(TEXT);
-  const signature = await openpgp.readSignature({ armoredSignature: nativeDetached(key, binary) });
-  const d = await openpgp.verify({
-    message: await openpgp.createMessage({ binary }),
-    signature,
-    verificationKeys,
-    expectSigned: true,
-    format: "binary",
-  });
-  assert.equal(d.signatures[0].keyID.toHex().toUpperCase(), key.fingerprint.slice(-16));
-  const c = await openpgp.verify({
-    message: await openpgp.readCleartextMessage({ cleartextMessage: nativeClearsign(key, TEXT) }),
-    verificationKeys,
-    expectSigned: true,
-  });
-  assert.equal(c.data, TEXT);
-  binary[1] ^= 1;
-  await assert.rejects(
-    openpgp.verify({
-      message: await openpgp.createMessage({ binary }),
-      signature,
-      verificationKeys,
-      expectSigned: true,
-    }),
-    /Signed digest did not match/,
-  );
-}
-
 /** Where the public fields of a v4 EdDSA or RSA key packet end (the S2K usage octet). */
 function publicEnd(body: Uint8Array): number {
   if (body[5] === 22) return readMpi(body, 7 + body[6]).next;
@@ -132,7 +98,7 @@ Deno.test("readNativeKey() agrees with openpgp.js on fingerprint, user ID and pu
     assert.equal(k.created.getTime(), theirs.getCreationTime().getTime());
     assert.equal(k.expires?.getTime() ?? null, g.expires?.getTime() ?? null);
     assert.deepEqual([k.algorithm, k.rsaBits, k.certHash], [algorithm, rsaBits, 10]);
-    await assertOpenpgpVerifies(await openpgp.readKey({ armoredKey: g.publicArmored }), k);
+    await assertOpenpgpVerifies(await openpgp.readKey({ armoredKey: g.publicArmored }), k, TEXT);
   }
   assert.ok(ed.expires && Math.abs(ed.expires.getTime() - Date.now() - 30 * DAY_MS) < 60_000);
 });
@@ -152,7 +118,7 @@ Deno.test("readNativeKey() unlocks a key openpgp.js protected when the passphras
     assert.equal(k.fingerprint, privateKey.getFingerprint().toUpperCase());
     assert.equal(k.algorithm, type === "curve25519" ? 27 : 22); // RFC 9580 Ed25519, or legacy
     assert.equal(k.userId, "locked <locked@kiln.invalid>");
-    await assertOpenpgpVerifies(privateKey.toPublic(), k);
+    await assertOpenpgpVerifies(privateKey.toPublic(), k, TEXT);
     assert.deepEqual(readNativeKey(locked, "wrong"), { wrongPassphrase: true });
     assert.deepEqual(readNativeKey(locked, ""), { wrongPassphrase: true });
     assert.deepEqual(readNativeKey(locked), { unsupported: "a passphrase is needed" });
@@ -212,7 +178,7 @@ Deno.test("readNativeKey() unlocks a key when its AES-256 S2K needs two SHA-1 ha
   const k = readNativeKey(locked, "two contexts");
   assert.ok("fingerprint" in k, JSON.stringify(k));
   assert.equal(k.fingerprint, g.fingerprint);
-  await assertOpenpgpVerifies(theirs.toPublic(), k);
+  await assertOpenpgpVerifies(theirs.toPublic(), k, TEXT);
   assert.deepEqual(readNativeKey(locked, "two context"), { wrongPassphrase: true });
 });
 

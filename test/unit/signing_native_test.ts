@@ -20,6 +20,7 @@ import {
 } from "../../signing/packets.ts";
 import { type GpgRun, runGpg } from "../rig/gpg.ts";
 import { testSigningKey } from "../rig/signing_key.ts";
+import { assertOpenpgpVerifies } from "../rig/openpgp_check.ts";
 import { makeTmp, randomBytes, removeTree } from "../rig/workspace.ts";
 
 const DAY_MS = 86_400_000;
@@ -69,32 +70,7 @@ async function assertVerifies(dir: string, key: NativeKey): Promise<void> {
   assert.match(bad.err, /BAD signature/);
 
   const verificationKeys = await openpgp.readKey({ binaryKey: key.publicPackets });
-  const c = await openpgp.verify({
-    message: await openpgp.readCleartextMessage({ cleartextMessage: inRelease }),
-    verificationKeys,
-    expectSigned: true,
-  });
-  assert.equal(c.data, RELEASE);
-  const signature = await openpgp.readSignature({ armoredSignature: detached });
-  const binary = new TextEncoder().encode(RELEASE);
-  const d = await openpgp.verify({
-    message: await openpgp.createMessage({ binary }),
-    signature,
-    verificationKeys,
-    expectSigned: true,
-    format: "binary",
-  });
-  assert.equal(d.signatures[0].keyID.toHex().toUpperCase(), key.fingerprint.slice(-16));
-  binary[0] ^= 1;
-  await assert.rejects(
-    openpgp.verify({
-      message: await openpgp.createMessage({ binary }),
-      signature,
-      verificationKeys,
-      expectSigned: true,
-    }),
-    /Signed digest did not match/,
-  );
+  await assertOpenpgpVerifies(verificationKeys, key, RELEASE);
 }
 
 Deno.test("nativeDetached() and nativeClearsign() sign so gpgv and openpgp.js verify when GnuPG made the key", async (t) => {
