@@ -30,3 +30,13 @@ export async function runGpg(home: string, args: string[], stdin?: Uint8Array): 
   const dec = new TextDecoder();
   return { code: r.code, stdout: r.stdout, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
 }
+
+/** Stops the gpg-agent GnuPG may have started for the home folder `home` (before removing it). */
+export async function stopGpgAgent(home: string): Promise<void> {
+  await new Deno.Command("gpgconf", {
+    args: ["--kill", "gpg-agent"],
+    env: { GNUPGHOME: home },
+    stdout: "null",
+    stderr: "null",
+  }).output();
+}

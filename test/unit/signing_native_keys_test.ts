@@ -16,7 +16,7 @@ import {
 } from "../../signing/packets.ts";
 import { checksum16 } from "../../signing/s2k.ts";
 import { clearsign, signDetached } from "../../signing/sign.ts";
-import { type GpgRun, runGpg } from "../rig/gpg.ts";
+import { type GpgRun, runGpg, stopGpgAgent } from "../rig/gpg.ts";
 import { assertOpenpgpVerifies } from "../rig/openpgp_check.ts";
 import { makeTmp, removeTree } from "../rig/workspace.ts";
 
@@ -43,12 +43,7 @@ async function withGnupg(body: (dir: string, home: string) => Promise<void>): Pr
   try {
     await body(dir, home);
   } finally {
-    await new Deno.Command("gpgconf", {
-      args: ["--kill", "gpg-agent"],
-      env: { GNUPGHOME: home },
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    await stopGpgAgent(home);
     await removeTree(dir);
   }
 }

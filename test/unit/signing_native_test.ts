@@ -18,7 +18,7 @@ import {
   u32,
   writePacket,
 } from "../../signing/packets.ts";
-import { type GpgRun, runGpg } from "../rig/gpg.ts";
+import { type GpgRun, runGpg, stopGpgAgent } from "../rig/gpg.ts";
 import { testSigningKey } from "../rig/signing_key.ts";
 import { assertOpenpgpVerifies } from "../rig/openpgp_check.ts";
 import { makeTmp, randomBytes, removeTree } from "../rig/workspace.ts";
@@ -38,12 +38,7 @@ async function gpgv(args: string[]): Promise<{ code: number; out: string; err: s
 
 /** Stops the gpg-agent GnuPG may have started for `home`, then removes `dir`. */
 async function cleanUp(dir: string, home: string): Promise<void> {
-  await new Deno.Command("gpgconf", {
-    args: ["--kill", "gpg-agent"],
-    env: { GNUPGHOME: home },
-    stdout: "null",
-    stderr: "null",
-  }).output();
+  await stopGpgAgent(home);
   await removeTree(dir);
 }
 
