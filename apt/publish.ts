@@ -66,11 +66,11 @@ export interface AptPublishResult {
 }
 
 /**
- * The signing key, a function that gets it, or a signer of its own (such as
- * `AptWorkerSigner` in `worker_signer.ts`, which loads OpenPGP and the key on another thread). A function is
- * called only once something may need signing (a publish that changes nothing needs no key),
- * while the indexes are being compressed, so unlocking the key and loading OpenPGP cost no time
- * of their own.
+ * The signing key, a function that gets it, or a signer of its own (such as `AptWorkerSigner` in
+ * `worker_signer.ts`, which reads the key on another thread). A function is called only once
+ * something may need signing (a publish that changes nothing needs no key), while the indexes are
+ * being compressed, so unlocking the key (a passphrase's S2K, or openpgp.js for a key kiln's own
+ * reader leaves to it) costs no time of its own.
  */
 export type AptSigner = SigningKey | (() => Promise<SigningKey | Failure>) | AptReleaseSigner;
 

@@ -1,6 +1,7 @@
 /**
- * The worker side of {@link AptWorkerSigner} (see `worker_signer.ts`): loads OpenPGP, reads and
- * checks the key, and signs `Release` texts, all on its own thread. Messages in: `{ type: "key",
+ * The worker side of {@link AptWorkerSigner} (see `worker_signer.ts`): reads and checks the key
+ * (`readSigningKey`: kiln's own reader, or openpgp.js) and signs `Release` texts, all on its own
+ * thread. Messages in: `{ type: "key",
  * armored, name, passphrase? }` once, then `{ type: "sign", id, release }`; out: `{ id, inRelease,
  * detached }` or `{ id, failure }`.
  *

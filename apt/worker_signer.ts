@@ -1,9 +1,10 @@
 /**
- * A signer for {@link publishAptRepository} that works on another thread: OpenPGP loads, and the
- * key is read, unlocked and checked for apt (see `key_check.ts`), in a worker from the moment the
- * signer is made, while the publisher reads and indexes packages. Loading OpenPGP and checking a
- * key's self-signatures costs tens of milliseconds of a cold process: a publish that signs once
- * (a build step, a CLI run) no longer waits for them.
+ * A signer for {@link publishAptRepository} that works on another thread: the key is read,
+ * unlocked and checked for apt (see `key_check.ts`) in a worker from the moment the signer is
+ * made, while the publisher reads and indexes packages. Most keys are read by kiln's own OpenPGP
+ * code in a few milliseconds, and `release:apt` reads its key on its own thread; the worker pays
+ * off for a key whose passphrase S2K takes tens of milliseconds, or one openpgp.js must read (about
+ * 100 ms to load in a cold process).
  *
  * @module
  */

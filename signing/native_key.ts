@@ -13,6 +13,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import {
   concatBytes,
@@ -66,9 +67,9 @@ interface PublicPart {
   readonly end: number;
 }
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-const b64url = (b: Uint8Array) =>
-  btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const buf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length);
+const hex = (b: Uint8Array) => buf(b).toString("hex");
+const b64url = (b: Uint8Array) => buf(b).toString("base64url");
 
 /** Where the public fields of a v4 key packet end, for every algorithm a key may hold. */
 function publicPart(body: Uint8Array): PublicPart | string {
@@ -157,9 +158,8 @@ function publicKeyObject(body: Uint8Array, algorithm: number): KeyObject | strin
 
 const big = (b: Uint8Array) => BigInt(`0x0${hex(b)}`);
 const bytesOf = (n: bigint) => {
-  let h = n.toString(16);
-  if (h.length % 2) h = `0${h}`;
-  return Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
+  const h = n.toString(16);
+  return Buffer.from(h.length % 2 ? `0${h}` : h, "hex");
 };
 
 /** The private KeyObject from the decrypted secret fields, checked against the public key. */
