@@ -19,7 +19,7 @@ import type { Failure } from "../engine/failure.ts";
 import type { ChunkStore } from "./index_cache.ts";
 import { hashBytes } from "./pool_file.ts";
 import type { FileHashes } from "./stanza.ts";
-import { joinXzBlocks, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
+import { joinXzBlocks, XZ_FILTER, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
 import { liblzmaBlocks, loadLiblzma } from "./xz_ffi.ts";
 
 /** On average one chunk boundary every this many packages. */
@@ -147,7 +147,7 @@ export async function buildPackagesFiles(
         c = { bytes, key };
         const gz = store.get(`${key}.gz`);
         if (gz) c.gz = gz;
-        const xz = store.get(`${key}.xzb`);
+        const xz = store.get(`${key}.${XZ_FILTER.tag}`);
         if (xz) c.xz = unpackBlock(xz, bytes.length);
         byKey.set(key, c);
       }
@@ -206,7 +206,7 @@ export async function buildPackagesFiles(
   const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
   for (const c of needGz) store.put(`${c.key}.gz`, c.gz!);
-  for (const c of needXz) store.put(`${c.key}.xzb`, packBlock(c.xz!));
+  for (const c of needXz) store.put(`${c.key}.${XZ_FILTER.tag}`, packBlock(c.xz!));
 
   return layout.map((chunks, i) => {
     const xz = joinXzBlocks(chunks.map((c) => c.xz!));

@@ -1,6 +1,6 @@
 /**
  * xz blocks made by liblzma in this process, through FFI: the library the `xz` tool is built on,
- * with the tool's filter (LZMA2 preset 6, 512 KiB dictionary, hc4), one call per block on Deno's
+ * with the tool's filter (`XZ_FILTER` in `xz_blocks.ts`), one call per block on Deno's
  * blocking thread pool. No process to start, no files to write and read back: adding one package
  * to a large index compresses its chunk in about half the time `xz` takes to start and run.
  *
@@ -15,13 +15,13 @@
  * @module
  */
 
-import { crc32, type XzBlock } from "./xz_blocks.ts";
+import { crc32, XZ_FILTER, type XzBlock } from "./xz_blocks.ts";
 
 const LZMA_OK = 0;
 const LZMA_FILTER_LZMA2 = 0x21n;
 const LZMA_VLI_UNKNOWN = 0xffff_ffff_ffff_ffffn;
 const LZMA_CHECK_CRC64 = 4;
-const LZMA_MF_HC4 = 4;
+const MATCH_FINDERS = { hc3: 0x03, hc4: 0x04, bt2: 0x12, bt3: 0x13, bt4: 0x14 } as const;
 const CRC64_SIZE = 8;
 /** sizeof(lzma_options_lzma), sizeof(lzma_block) and sizeof(lzma_filter) with room to spare. */
 const OPTIONS_SIZE = 128;
@@ -61,15 +61,16 @@ export function loadLiblzma(): Lib | null {
 const ptr = (b: Uint8Array) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
 
 /**
- * Compresses `data` into one xz block (LZMA2 preset 6, 512 KiB dictionary, hc4, CRC64), off
+ * Compresses `data` into one xz block ({@link XZ_FILTER}, CRC64), off
  * this thread. Throws when liblzma reports an error: with a valid filter chain that is a bug.
  */
 export async function liblzmaBlock(l: Lib, data: Uint8Array): Promise<XzBlock> {
   const options = new Uint8Array(OPTIONS_SIZE);
-  if (l.lzma_lzma_preset(options, 6) !== 0) throw new Error("liblzma has no preset 6");
+  if (l.lzma_lzma_preset(options, XZ_FILTER.preset) !== 0) throw new Error("liblzma: no preset");
   const ov = new DataView(options.buffer);
-  ov.setUint32(0, 512 * 1024, true); // dict_size, as the tool
-  ov.setUint32(40, LZMA_MF_HC4, true); // mf
+  ov.setUint32(0, XZ_FILTER.dictBytes, true); // dict_size
+  ov.setUint32(36, XZ_FILTER.niceLength, true); // nice_len
+  ov.setUint32(40, MATCH_FINDERS[XZ_FILTER.matchFinder], true); // mf
   const filters = new Uint8Array(32);
   const fv = new DataView(filters.buffer);
   fv.setBigUint64(0, LZMA_FILTER_LZMA2, true);
