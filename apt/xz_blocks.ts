@@ -12,6 +12,7 @@
  * @module
  */
 
+import { concatBytes } from "../engine/bytes.ts";
 import { join } from "../engine/path.ts";
 import { type Failure, failure } from "../engine/failure.ts";
 
@@ -36,16 +37,28 @@ export interface XzBlock {
  * Its {@link XZ_FILTER.tag} names cached blocks, so blocks made with another filter (an older
  * kiln's) are never joined with these: the bytes depend on the stanzas alone.
  */
-export const XZ_FILTER = {
-  preset: 6,
-  dictBytes: 512 * 1024,
-  matchFinder: "hc4",
-  niceLength: 16,
-  /** The `--lzma2=` argument of the `xz` tool. */
-  toolArg: "preset=6,dict=512KiB,mf=hc4,nice=16",
-  /** Part of a cached block's key. */
-  tag: "xz6hc4n16",
-} as const;
+export const XZ_FILTER = filter({ preset: 6, dictKiB: 512, matchFinder: "hc4", niceLength: 16 });
+
+/** The settings of an LZMA2 filter that kiln sets (the rest are its preset's). */
+interface XzFilterSettings {
+  readonly preset: number;
+  readonly dictKiB: number;
+  readonly matchFinder: "hc3" | "hc4" | "bt2" | "bt3" | "bt4";
+  readonly niceLength: number;
+}
+
+/** `f`, with the `xz` tool's spelling of it and the tag derived from it. */
+function filter(f: XzFilterSettings) {
+  const { preset, dictKiB, matchFinder, niceLength } = f;
+  return {
+    ...f,
+    dictBytes: dictKiB * 1024,
+    /** The `--lzma2=` argument of the `xz` tool. */
+    toolArg: `preset=${preset},dict=${dictKiB}KiB,mf=${matchFinder},nice=${niceLength}`,
+    /** Part of a cached block's key. */
+    tag: `xz${preset}d${dictKiB}${matchFinder}n${niceLength}`,
+  };
+}
 
 /** The xz tool could not be run or failed. */
 export const XZ_FAILED = "apt-xz-failed";
@@ -175,13 +188,7 @@ export async function xzCompressChunks(
   const file = join(dir, `packages-${crypto.randomUUID()}`);
   try {
     Deno.mkdirSync(dir, { recursive: true });
-    const all = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    Deno.writeFileSync(file, all);
+    Deno.writeFileSync(file, concatBytes(chunks));
     let out: Deno.CommandOutput;
     try {
       out = await new Deno.Command(tool, {

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { pathExists } from "../engine/fs_util.ts";
 import { type Failure } from "../engine/failure.ts";
 import { which } from "../engine/tools.ts";
 import type { Accelerator } from "../image/boot.ts";
@@ -169,7 +170,7 @@ export async function gatherHostFacts(opts: GatherOptions = {}): Promise<HostFac
   const files: FileFact[] = (opts.files ?? HOST_FILES)
     .filter((f) => isLinux || !f.linuxOnly)
     .map((f) => {
-      const found = exists(f.path);
+      const found = pathExists(f.path);
       return {
         name: f.name,
         neededFor: f.neededFor,
@@ -303,13 +304,4 @@ async function findKernel(): Promise<string | null> {
   const { findHostKernel } = await import("../iso/demo/initramfs.ts");
   const k = findHostKernel();
   return "reason" in k ? null : k.path;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { pathExists } from "../engine/fs_util.ts";
+
 /** The operating system. */
 export interface OsFact {
   /** `Deno.build.os`: `linux`, `darwin`, ... */
@@ -110,7 +112,7 @@ export function parseVmStat(text: string, totalBytes: number): MemoryFact | null
 /** Free space of the file system holding `dir` (or its nearest existing parent), by `df -Pk`. */
 export async function readDisk(dir: string): Promise<DiskFact | null> {
   let at = dir;
-  while (!exists(at) && at.includes("/") && at !== "/") {
+  while (!pathExists(at) && at.includes("/") && at !== "/") {
     at = at.slice(0, at.lastIndexOf("/")) || "/";
   }
   try {
@@ -135,15 +137,6 @@ export function parseDfPk(text: string): { freeMiB: number; totalMiB: number } |
   const m = line.match(/\s(\d+)\s+(\d+)\s+(\d+)\s+\d+%\s/);
   if (!m) return null;
   return { totalMiB: Math.floor(Number(m[1]) / 1024), freeMiB: Math.floor(Number(m[3]) / 1024) };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function runSync(cmd: string, args: string[]): string | null {

@@ -97,18 +97,7 @@ async function hybridBuilder(
   const { gitHubCloud, gitHubConfigured } = await import("../builders/github_cloud.ts");
   const { inCi } = await import("../builders/ci_env.ts");
   const mode = parseBuilderMode(flags.builder);
-  let timeoutMs: number | undefined;
-  if (flags.cloudTimeout !== undefined) {
-    const ms = parseDuration(flags.cloudTimeout);
-    if (ms === null) {
-      throw new ConfigError(
-        `Bad --cloud-timeout value ${
-          JSON.stringify(flags.cloudTimeout)
-        }: use e.g. 90m, 4h30m or 600s`,
-      );
-    }
-    timeoutMs = ms;
-  }
+  const timeoutMs = cloudTimeout(flags);
   // Results of delegated tasks come back through the remote cache, so without one there is
   // nothing to delegate to. In CI, `auto` never delegates (the job is the cloud builder).
   const usable = gitHubConfigured(env) && sharedCache && (mode === "cloud" || !inCi(env));

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { concatBytes } from "../engine/bytes.ts";
 import { join } from "../engine/path.ts";
 import type { ControlMember } from "./inspect.ts";
 
@@ -116,15 +117,7 @@ export class XzBatch {
     const file = join(dir, `control-${crypto.randomUUID()}.xz`);
     try {
       Deno.mkdirSync(dir, { recursive: true });
-      let total = 0;
-      for (const x of this.#sent) total += x.m.data.length;
-      const all = new Uint8Array(total);
-      let at = 0;
-      for (const x of this.#sent) {
-        all.set(x.m.data, at);
-        at += x.m.data.length;
-      }
-      Deno.writeFileSync(file, all);
+      Deno.writeFileSync(file, concatBytes(this.#sent.map((x) => x.m.data)));
       let status: Promise<Deno.CommandStatus>;
       try {
         status = new Deno.Command(this.tool, {
@@ -139,7 +132,7 @@ export class XzBatch {
       if (!(await status).success) return done;
       const out = Deno.readFileSync(file.slice(0, -3));
       if (out.length !== this.#sent.reduce((n, x) => n + x.size, 0)) return done;
-      at = 0;
+      let at = 0;
       for (const { m, size } of this.#sent) {
         done.set(m, out.subarray(at, at + size));
         at += size;
@@ -189,14 +182,7 @@ function xzDecodeSync(ex: XzExports, input: Uint8Array): Uint8Array {
         throw new Error("xz stream is truncated");
       }
     }
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return parts.length === 1 ? parts[0] : concatBytes(parts);
   } finally {
     ex.destroy_context(ptr);
   }

@@ -8,6 +8,26 @@
 
 import { statFile } from "./stat.ts";
 
+/**
+ * Whether `path` exists, following a final symlink (as `test -e` does: a dangling link does
+ * not count).
+ *
+ * @example
+ * ```ts
+ * if (!pathExists("/dev/kvm")) console.log("no KVM device");
+ * ```
+ */
+export function pathExists(path: string): boolean {
+  const st = statFile(path);
+  if (st?.kind !== "symlink") return st !== null;
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** `mkdir -p`, with a stat first: creating an existing folder is the expensive case. */
 export function ensureDir(dir: string): void {
   if (statFile(dir)?.kind !== "dir") Deno.mkdirSync(dir, { recursive: true });

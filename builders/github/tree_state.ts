@@ -100,44 +100,37 @@ export async function treeState(
     const abs = `${toplevel}/${repoRel}`;
     return abs.startsWith(ws + "/") ? abs.slice(ws.length + 1) : abs;
   };
-  const found = new Map<string, KeyChange["kind"]>();
-  const status = await git(toplevel, [
-    "status",
-    "--porcelain=v1",
-    "-z",
-    "--untracked-files=all",
-    "--no-renames",
-  ]);
-  if (!status.ok) {
+  // The NUL-separated names a git command prints, or why it failed.
+  const names = async (what: string, args: string[]): Promise<string[] | Failure> => {
+    const r = await git(toplevel, [...args, "-z", "--no-renames"]);
+    if (r.ok) return splitZ(r.stdout);
     return failure(
       "github-tree-unreadable",
-      `"git status" failed in "${toplevel}" (${
-        firstLine(status.stderr)
+      `"${what}" failed in "${toplevel}" (${
+        firstLine(r.stderr)
       }): fix the checkout, or build locally with --builder local`,
     );
-  }
-  for (const entry of splitZ(status.stdout)) {
+  };
+  const found = new Map<string, KeyChange["kind"]>();
+  const status = await names("git status", [
+    "status",
+    "--porcelain=v1",
+    "--untracked-files=all",
+  ]);
+  if (!Array.isArray(status)) return status;
+  for (const entry of status) {
     const path = form(entry.slice(3));
     if (match(path)) found.set(path, entry.startsWith("??") ? "untracked" : "uncommitted");
   }
   if (ref.sha !== ref.head) {
-    const diff = await git(toplevel, [
+    const diff = await names(`git diff ${ref.sha.slice(0, 12)} HEAD`, [
       "diff",
       "--name-only",
-      "-z",
-      "--no-renames",
       ref.sha,
       ref.head,
     ]);
-    if (!diff.ok) {
-      return failure(
-        "github-tree-unreadable",
-        `"git diff ${ref.sha.slice(0, 12)} HEAD" failed in "${toplevel}" (${
-          firstLine(diff.stderr)
-        }): fix the checkout, or build locally with --builder local`,
-      );
-    }
-    for (const p of splitZ(diff.stdout)) {
+    if (!Array.isArray(diff)) return diff;
+    for (const p of diff) {
       const path = form(p);
       if (!found.has(path) && match(path)) found.set(path, "unpushed");
     }
