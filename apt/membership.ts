@@ -9,7 +9,8 @@
 import { type Failure, failure } from "../engine/failure.ts";
 import type { AptRepoConfig } from "./config.ts";
 import type { CachedDeb } from "./index_cache.ts";
-import { packagesChunks } from "./packages_index.ts";
+import { packPackages } from "./index_record.ts";
+import { chunkSorted, comparePackages } from "./packages_index.ts";
 import type { PublishedFile } from "./published.ts";
 import type { Target } from "./suite_release.ts";
 
@@ -43,12 +44,13 @@ export function indexTargets(
       }));
       for (const arch of suite.architectures) {
         const list = files.filter((f) => f.arch === arch || f.arch === "all");
+        const chunks = chunkSorted(list.sort(comparePackages));
         targets.push({
           suite: suite.name,
           comp,
           arch,
-          chunks: packagesChunks(list),
-          files: new Set(list.map((f) => f.poolRel)),
+          chunks: chunks.map((c) => c.text),
+          lists: chunks.map((c) => packPackages(c.packages)),
         });
       }
     }
@@ -79,13 +81,16 @@ export function applyRemovals(
         }
       }
     }
-    if (!found) {
-      return failure(
-        APT_PACKAGE_NOT_FOUND,
-        `Cannot remove ${JSON.stringify(r.package)} from suite ${JSON.stringify(r.suite)}: ` +
-          `it lists no such package; check the name`,
-      );
-    }
+    if (!found) return packageNotFound(r);
   }
   return null;
+}
+
+/** The failure for a removal that matched no package. */
+export function packageNotFound(r: AptRemoval): Failure {
+  return failure(
+    APT_PACKAGE_NOT_FOUND,
+    `Cannot remove ${JSON.stringify(r.package)} from suite ${JSON.stringify(r.suite)}: ` +
+      `it lists no such package; check the name`,
+  );
 }

@@ -25,7 +25,7 @@ import { liblzmaBlocks, loadLiblzma } from "./xz_ffi.ts";
 /** On average one chunk boundary every this many packages. */
 export const CHUNK_EVERY = 64;
 /** A chunk is cut after this many bytes whatever the names say (bounds one recompression). */
-const CHUNK_MAX = 256 * 1024;
+export const CHUNK_MAX = 256 * 1024;
 
 /** A package as one index lists it. */
 export interface IndexedPackage {
@@ -35,6 +35,35 @@ export interface IndexedPackage {
   readonly poolRel: string;
   /** Its rendered stanza (see `stanza.ts`), without the separating blank line. */
   readonly stanza: string;
+  /** The pool file's stat signature when its facts were taken (kept in the index's record). */
+  readonly sig: string;
+}
+
+/** What an index's record keeps of a package: enough to sort it, find it and check its file. */
+export type ListedPackage = Omit<IndexedPackage, "stanza">;
+
+/**
+ * A chunk of a published index whose three forms are known already (an unchanged part of it,
+ * sliced from the published files): nothing is encoded, hashed or compressed again.
+ */
+export interface ReusedChunk {
+  readonly key: string;
+  readonly plain: Uint8Array;
+  readonly gz: Uint8Array;
+  readonly xz: XzBlock;
+}
+
+/** A chunk to build: its text, or its known forms. */
+export type IndexChunk = string | ReusedChunk;
+
+/** Where one chunk sits in the built files: its key and the length of each of its forms. */
+export interface ChunkInfo {
+  readonly key: string;
+  readonly plain: number;
+  readonly gz: number;
+  /** Its xz block's bytes (padding included), and the size the xz index lists. */
+  readonly xz: number;
+  readonly unpadded: number;
 }
 
 /** The three forms of one `Packages` file, with the sizes and hashes `Release` lists. */
@@ -43,6 +72,8 @@ export interface PackagesFiles {
   readonly gz: Uint8Array;
   readonly xz: Uint8Array;
   readonly hashes: { readonly plain: FileHashes; readonly gz: FileHashes; readonly xz: FileHashes };
+  /** Its chunks in order (what an index record keeps, see `index_record.ts`). */
+  readonly chunks: readonly ChunkInfo[];
 }
 
 function fnv1a(s: string): number {
@@ -55,26 +86,53 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Sorts packages and cuts their stanzas (blank-line separated) into chunks of text. */
-export function packagesChunks(packages: readonly IndexedPackage[]): string[] {
-  const sorted = [...packages].sort((a, b) =>
-    cmp(a.pkg, b.pkg) || cmp(a.version, b.version) || cmp(a.arch, b.arch) ||
-    cmp(a.poolRel, b.poolRel)
-  );
-  const chunks: string[] = [];
+/** The order of stanzas in `Packages`: package, version, architecture, pool path. */
+export function comparePackages(a: ListedPackage, b: ListedPackage): number {
+  return cmp(a.pkg, b.pkg) || cmp(a.version, b.version) || cmp(a.arch, b.arch) ||
+    cmp(a.poolRel, b.poolRel);
+}
+
+/**
+ * Whether a chunk starts at `p` whatever came before it (a content-defined boundary): a package
+ * whose name hashes to 0 modulo {@link CHUNK_EVERY}, following another package's stanza.
+ */
+export function startsChunk(p: ListedPackage, prev: ListedPackage | undefined): boolean {
+  return prev !== undefined && p.pkg !== prev.pkg && fnv1a(p.pkg) % CHUNK_EVERY === 0;
+}
+
+/** A chunk of an index: its text and the packages it lists, in order. */
+export interface TextChunk<P extends ListedPackage = IndexedPackage> {
+  readonly text: string;
+  readonly packages: readonly P[];
+}
+
+/**
+ * Cuts packages already in {@link comparePackages} order into chunks of text (blank-line
+ * separated stanzas): before each package that {@link startsChunk}, and after
+ * {@link CHUNK_MAX} characters whatever the names say.
+ */
+export function chunkSorted<P extends IndexedPackage>(sorted: readonly P[]): TextChunk<P>[] {
+  const chunks: TextChunk<P>[] = [];
   let cur = "";
-  let prev = "";
+  let packages: P[] = [];
+  let prev: P | undefined;
   for (const p of sorted) {
-    const boundary = p.pkg !== prev && fnv1a(p.pkg) % CHUNK_EVERY === 0;
-    if (cur && (boundary || cur.length >= CHUNK_MAX)) {
-      chunks.push(cur);
+    if (cur && (startsChunk(p, prev) || cur.length >= CHUNK_MAX)) {
+      chunks.push({ text: cur, packages });
       cur = "";
+      packages = [];
     }
     cur += p.stanza + "\n";
-    prev = p.pkg;
+    packages.push(p);
+    prev = p;
   }
-  if (cur) chunks.push(cur);
+  if (cur) chunks.push({ text: cur, packages });
   return chunks;
+}
+
+/** Sorts packages and cuts their stanzas (blank-line separated) into chunks of text. */
+export function packagesChunks(packages: readonly IndexedPackage[]): string[] {
+  return chunkSorted([...packages].sort(comparePackages)).map((c) => c.text);
 }
 
 const encoder = new TextEncoder();
@@ -127,7 +185,7 @@ export interface CompressOptions {
  * threads, or `xz` processes), the gzip ones on this thread meanwhile.
  */
 export async function buildPackagesFiles(
-  indexes: readonly (readonly string[])[],
+  indexes: readonly (readonly IndexChunk[])[],
   store: ChunkStore,
   opts: CompressOptions,
 ): Promise<PackagesFiles[] | Failure> {
@@ -138,9 +196,13 @@ export async function buildPackagesFiles(
     xz?: XzBlock;
   }
   const byKey = new Map<string, Chunk>();
-  const layout = indexes.map((texts) =>
-    texts.map((text) => {
-      const bytes = encoder.encode(text);
+  const layout = indexes.map((chunks) =>
+    chunks.map((chunk) => {
+      if (typeof chunk !== "string") {
+        store.keep(chunk.key);
+        return { bytes: chunk.plain, key: chunk.key, gz: chunk.gz, xz: chunk.xz };
+      }
+      const bytes = encoder.encode(chunk);
       const key = createHash("sha256").update(bytes).digest("hex");
       let c = byKey.get(key);
       if (!c) {
@@ -215,6 +277,13 @@ export async function buildPackagesFiles(
       gz: gzs[i].gz,
       xz,
       hashes: { plain: plains[i].hashes, gz: gzs[i].hashes, xz: hashBytes(xz) },
+      chunks: chunks.map((c) => ({
+        key: c.key,
+        plain: c.bytes.length,
+        gz: c.gz!.length,
+        xz: c.xz!.bytes.length,
+        unpadded: c.xz!.unpadded,
+      })),
     };
   });
 }

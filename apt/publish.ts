@@ -21,19 +21,20 @@
 
 import { join } from "../engine/path.ts";
 import type { Failure } from "../engine/failure.ts";
-import { statFile, TreeStat } from "../engine/stat.ts";
+import { TreeStat } from "../engine/stat.ts";
 import type { SigningKey } from "../signing/key.ts";
 import { type AptAddition, placeAdditions } from "./additions.ts";
-import { holds, pruneByHash, publishIndexFile, replaceFile } from "./by_hash.ts";
 import { type AptRepoConfig, checkAptConfig } from "./config.ts";
 import { type CachedDeb, ChunkStore, IndexCache } from "./index_cache.ts";
+import { pruneIndexRecords } from "./index_record.ts";
 import { buildPackagesFiles } from "./packages_index.ts";
 import { poolMismatch } from "./pool_check.ts";
 import { cachedDeb, readDebFactsMany, renderStanza } from "./pool_file.ts";
 import { indexDir, readPublished } from "./published.ts";
-import type { ReleaseEntry } from "./release_file.ts";
+import { signAndWrite } from "./publish_write.ts";
+import { publishRecorded, readRecords } from "./recorded_publish.ts";
 import type { AptReleaseSigner } from "./worker_signer.ts";
-import { prepareSigning, suiteFiles, type Target } from "./suite_release.ts";
+import { prepareSigning, type Target } from "./suite_release.ts";
 import {
   applyRemovals,
   APT_PACKAGE_NOT_FOUND,
@@ -63,6 +64,11 @@ export interface AptPublishResult {
   readonly unchanged: number;
   /** Distinct pool files listed. */
   readonly packages: number;
+  /**
+   * Published `Packages` files read back and parsed: 0 when every index was as kiln left it
+   * (its record was trusted, see `index_record.ts`), so only the chunks that change were cut.
+   */
+  readonly readBack: number;
 }
 
 /**
@@ -98,6 +104,29 @@ export async function publishAptRepository(
   const root = config.root;
   const cache = IndexCache.load(config.stateDir);
   const store = new ChunkStore(config.stateDir);
+  // A publish that changes something will sign: get the key (loading OpenPGP) now, while the
+  // packages are read and their control members decoded in other processes, not after.
+  const changes = (request.add?.length ?? 0) + (request.remove?.length ?? 0) > 0;
+  let signing = changes ? prepareSigning(signer) : undefined;
+  const askKey = () => signing ??= prepareSigning(signer);
+
+  // Every index as kiln left it: publish through their records (see recorded_publish.ts).
+  let added: Awaited<ReturnType<typeof placeAdditions>> | undefined;
+  const indexes = readRecords(config);
+  if (indexes) {
+    added = await placeAdditions(config, request.add ?? [], cache);
+    if ("reason" in added) return added;
+    const done = await publishRecorded({
+      config,
+      indexes,
+      placed: added.placed,
+      remove: request.remove ?? [],
+      cache,
+      store,
+      signing: askKey,
+    });
+    if (done) return "reason" in done ? done : { ...done, hashed: added.hashed, readBack: 0 };
+  }
 
   // What each suite and component lists now, then with the additions and removals applied.
   const members = new Map<string, Map<string, Map<string, Member>>>();
@@ -114,11 +143,7 @@ export async function publishAptRepository(
     }
     members.set(suite.name, comps);
   }
-  // A publish that changes something will sign: get the key (loading OpenPGP) now, while the
-  // packages are read and their control members decoded in other processes, not after.
-  const changes = (request.add?.length ?? 0) + (request.remove?.length ?? 0) > 0;
-  let signing = changes ? prepareSigning(signer) : undefined;
-  const added = await placeAdditions(config, request.add ?? [], cache);
+  added ??= await placeAdditions(config, request.add ?? [], cache);
   if ("reason" in added) return added;
   let hashed = added.hashed;
   const facts = new Map<string, CachedDeb>();
@@ -210,7 +235,7 @@ export async function publishAptRepository(
   }
   check();
   // A publish that changes something signs: its key was asked for above; otherwise now.
-  signing ??= prepareSigning(signer);
+  askKey();
   if (building && (checked || misses.size)) await building; // wasted: something changed
   if (checked) return checked;
   const reread = await readDebFactsMany(
@@ -245,88 +270,19 @@ export async function publishAptRepository(
   const built = await building;
   if ("reason" in built) return built;
 
-  const suites = config.suites.map((suite) => suiteFiles(config, suite, targets, built));
-  if (suites.some((s) => !s.fresh)) {
-    const sign = await signing;
-    if ("reason" in sign) return sign;
-    const signed = await Promise.all(suites.map(async (s) => {
-      if (s.fresh) return null;
-      const r = await sign(s.release);
-      if ("reason" in r) return r;
-      s.signatures = r;
-      return null;
-    }));
-    const refused = signed.find((r) => r !== null);
-    if (refused) return refused;
-  }
-
-  // Write: by-hash copies and indexes, then Release, Release.gpg and InRelease.
-  const written: string[] = [];
-  let unchanged = 0;
-  const byHashKeep = config.byHashKeep ?? 3;
-  for (const s of suites) {
-    const byDir = new Map<string, ReleaseEntry[]>();
-    let plainChanged = false; // a changed Packages has changed compressed forms: skip reading them
-    for (const f of s.files) {
-      const dir = join(root, f.dir);
-      Deno.mkdirSync(dir, { recursive: true });
-      const rel = `${f.dir}/${f.name}`;
-      const compressed = f.name === "Packages.gz" || f.name === "Packages.xz";
-      const same: boolean = !(compressed && plainChanged) &&
-        holds(join(dir, f.name), f.bytes, oldTexts.get(rel));
-      if (f.name === "Packages") plainChanged = !same;
-      if (f.name === "Release") {
-        if (!same) replaceFile(join(dir, f.name), f.bytes);
-      } else {
-        publishIndexFile(dir, f.name, f.bytes, f.entry, same);
-        byDir.set(dir, [...byDir.get(dir) ?? [], f.entry]);
-      }
-      if (same) unchanged++;
-      else written.push(rel);
-      if (f.name === "Packages") {
-        const st = statFile(join(dir, f.name));
-        if (st) cache.setIndex(rel, st.sig);
-      }
-    }
-    if (s.signatures) {
-      replaceFile(join(root, s.dists, "Release"), s.release);
-      replaceFile(join(root, s.dists, "Release.gpg"), s.signatures.detached);
-      replaceFile(join(root, s.dists, "InRelease"), s.signatures.inRelease);
-      written.push(`${s.dists}/Release`, `${s.dists}/Release.gpg`, `${s.dists}/InRelease`);
-    } else unchanged += 3;
-    for (const [dir, current] of byDir) pruneByHash(dir, current, byHashKeep * current.length);
-    linkCodename(config, root, s.suite.name, s.suite.codename);
-  }
-
-  cache.save(
-    new Set(facts.keys()),
-    new Set(targets.map((t) => `${indexDir(t.suite, t.comp, t.arch)}/Packages`)),
-  );
+  const out = await signAndWrite({
+    config,
+    targets,
+    built,
+    known: oldTexts,
+    records: targets.map(() => null),
+    signing: askKey,
+    cache,
+  });
+  if ("reason" in out) return out;
+  const indexRels = new Set(targets.map((t) => `${indexDir(t.suite, t.comp, t.arch)}/Packages`));
+  cache.save(new Set(facts.keys()), indexRels);
+  pruneIndexRecords(config.stateDir, indexRels);
   store.prune();
-  return {
-    releases: suites.map((s) => `${s.dists}/InRelease`),
-    hashed,
-    written,
-    unchanged,
-    packages: facts.size,
-  };
-}
-
-/** `dists/<codename>` → `<suite>`, when they differ and nothing else has that name. */
-function linkCodename(
-  config: AptRepoConfig,
-  root: string,
-  suite: string,
-  codename: string | undefined,
-): void {
-  if (config.codenameLinks === false || !codename || codename === suite) return;
-  const link = join(root, "dists", codename);
-  const st = statFile(link);
-  if (st && st.kind !== "symlink") return;
-  try {
-    if (st && Deno.readLinkSync(link) === suite) return;
-  } catch { /* replace it */ }
-  const tmp = `${link}.tmp-${Deno.pid}`;
-  Deno.symlinkSync(suite, tmp);
-  Deno.renameSync(tmp, link);
+  return { ...out, hashed, packages: facts.size, readBack: oldTexts.size };
 }

@@ -12,20 +12,21 @@ import type { Failure } from "../engine/failure.ts";
 import { statFile } from "../engine/stat.ts";
 import { holds } from "./by_hash.ts";
 import type { AptRepoConfig, AptSuiteConfig } from "./config.ts";
-import type { PackagesFiles } from "./packages_index.ts";
+import type { IndexChunk, PackagesFiles } from "./packages_index.ts";
 import { hashBytes } from "./pool_file.ts";
 import { indexDir } from "./published.ts";
 import type { AptSigner } from "./publish.ts";
 import { archReleaseText, type ReleaseEntry, releaseText } from "./release_file.ts";
 import type { ReleaseSignatures } from "./worker_signer.ts";
 
-/** One `Packages` file to build: its chunks of text and the pool files it lists. */
+/** One `Packages` file to build: its chunks, and the packages each chunk lists. */
 export interface Target {
   readonly suite: string;
   readonly comp: string;
   readonly arch: string;
-  readonly chunks: string[];
-  readonly files: ReadonlySet<string>;
+  readonly chunks: readonly IndexChunk[];
+  /** Each chunk's packages, packed (see `packPackages`); null where they cannot be. */
+  readonly lists: readonly (string | null)[];
 }
 
 /** One file of a suite, in memory. */

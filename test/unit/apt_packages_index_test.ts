@@ -19,6 +19,7 @@ function pkg(i: number, version = "1.0"): IndexedPackage {
     arch: "amd64",
     poolRel: `pool/main/p/${name}/${name}_${version}_amd64.deb`,
     stanza: `Package: ${name}\nVersion: ${version}\nArchitecture: amd64\nDescription: n${i}\n`,
+    sig: `sig-${i}`,
   };
 }
 

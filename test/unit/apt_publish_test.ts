@@ -8,6 +8,7 @@ import {
   APT_PACKAGE_NOT_FOUND,
   APT_POOL_CONFLICT,
   APT_POOL_MISMATCH,
+  type AptPublishRequest,
   type AptPublishResult,
   type AptRepoConfig,
   AptWorkerSigner,
@@ -212,6 +213,7 @@ Deno.test("publishAptRepository() is reproducible, and a one-package add equals 
       }),
     );
     assert.equal(r.hashed, 1);
+    assert.equal(r.readBack, 0, "the indexes' records were used, not the indexes parsed");
     ok(
       await publishAptRepository(b, await key(), {
         add: [...addAll(d), { deb: extra, suite: "stable", component: "main" }],
@@ -222,6 +224,92 @@ Deno.test("publishAptRepository() is reproducible, and a one-package add equals 
         `dists/stable/main/binary-amd64/${n}`
       ).concat("dists/stable/Release", "dists/testing/Release")
     ) assert.deepEqual(read(a.root, f), read(b.root, f), f);
+  });
+});
+
+/** Every index file and Release of `c`'s suites, by path. */
+function indexFiles(c: AptRepoConfig): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const s of c.suites) {
+    out.set(`dists/${s.name}/Release`, read(c.root, `dists/${s.name}/Release`));
+    for (const comp of s.components) {
+      for (const arch of s.architectures) {
+        for (const n of ["Packages", "Packages.gz", "Packages.xz", "Release"]) {
+          const f = `dists/${s.name}/${comp}/binary-${arch}/${n}`;
+          out.set(f, read(c.root, f));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Deno.test("publishAptRepository() through its records equals a full build after adds, replacements and removals", async () => {
+  await withDir(async (dir) => {
+    const d = await debs(dir);
+    const c = config(join(dir, "inc"));
+    ok(await publishAptRepository(c, await key(), { add: addAll(d) }));
+    const newer = await buildDeb(d.dir, { pkg: "hello", version: "1.1-1", arch: "amd64" });
+    const zzz = await buildDeb(d.dir, { pkg: "zzz", version: "1", arch: "all" });
+    const steps: AptPublishRequest[] = [
+      { add: [{ deb: newer, suite: "stable", component: "main" }] },
+      { add: [{ deb: zzz, suite: "stable", component: "contrib" }] },
+      { remove: [{ suite: "stable", package: "tool" }] },
+      { remove: [{ suite: "stable", package: "zzz", architecture: "all" }] },
+      {
+        add: [{ deb: zzz, suite: "testing", component: "main" }],
+        remove: [{ suite: "testing", package: "hello-data" }],
+      },
+    ];
+    // The reference: the same steps, each published the general way (no state: every index is
+    // read back, every pool file hashed again).
+    const g = config(join(dir, "general"));
+    ok(await publishAptRepository(g, await key(), { add: addAll(d) }));
+    for (const [i, step] of steps.entries()) {
+      const r = ok(await publishAptRepository(c, await key(), step));
+      assert.equal(r.readBack, 0, `step ${i}: published through the records`);
+      Deno.removeSync(g.stateDir, { recursive: true });
+      const want = ok(await publishAptRepository(g, await key(), step));
+      assert.ok(want.readBack > 0);
+      for (const [f, bytes] of indexFiles(g)) {
+        assert.deepEqual(read(c.root, f), bytes, `step ${i}: ${f}`);
+      }
+      assert.equal(r.packages, want.packages, `step ${i}: packages`);
+      assert.deepEqual(r.written, want.written, `step ${i}: written`);
+    }
+  });
+});
+
+Deno.test("publishAptRepository() reads an index back when its files changed since kiln wrote them", async () => {
+  await withDir(async (dir) => {
+    const d = await debs(dir);
+    const c = config(dir);
+    ok(await publishAptRepository(c, await key(), { add: addAll(d) }));
+    // Same bytes, another stat signature: the record no longer vouches for the file.
+    const gz = join(c.root, "dists/stable/main/binary-amd64/Packages.gz");
+    Deno.utimeSync(gz, new Date(2_000_000_000_000), new Date(2_000_000_000_000));
+    const extra = await buildDeb(d.dir, { pkg: "aaa", version: "1", arch: "amd64" });
+    const r = ok(
+      await publishAptRepository(c, await key(), {
+        add: [{ deb: extra, suite: "stable", component: "main" }],
+      }),
+    );
+    assert.ok(r.readBack > 0, "read back");
+    const b = config(join(dir, "b"));
+    ok(
+      await publishAptRepository(b, await key(), {
+        add: [...addAll(d), { deb: extra, suite: "stable", component: "main" }],
+      }),
+    );
+    for (const [f, bytes] of indexFiles(b)) assert.deepEqual(read(c.root, f), bytes, f);
+    // That publish left records again: the next one uses them.
+    const next = await buildDeb(d.dir, { pkg: "bbb", version: "1", arch: "amd64" });
+    const again = ok(
+      await publishAptRepository(c, await key(), {
+        add: [{ deb: next, suite: "stable", component: "main" }],
+      }),
+    );
+    assert.equal(again.readBack, 0);
   });
 });
 
