@@ -77,6 +77,18 @@ function linkAtomic(from: string, to: string): void {
 }
 
 /**
+ * Links `from` as the new name `to`: a link appears whole, so no temporary name is needed (a
+ * `by-hash/` name is its content's: one that appeared meanwhile holds the same bytes).
+ */
+function linkNew(from: string, to: string): void {
+  try {
+    Deno.linkSync(from, to);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) linkAtomic(from, to);
+  }
+}
+
+/**
  * Publishes `bytes` as `<dir>/<name>`: its `by-hash/` copies (if missing), then the named file
  * (a link to them), unless the named file already holds these bytes.
  *
@@ -94,7 +106,7 @@ export function publishIndexFile(
   for (const copy of copies) {
     if (exists(copy)) continue;
     Deno.mkdirSync(dirname(copy), { recursive: true });
-    if (source) linkAtomic(source, copy);
+    if (source) linkNew(source, copy);
     else {
       writeAtomic(copy, bytes);
       source = copy;
