@@ -270,10 +270,19 @@ export class ChunkStore {
     }
   }
 
+  /**
+   * The stored names of chunk `key`'s two forms: its gzip member, and its xz block under
+   * {@link XZ_FILTER}'s tag (so blocks made with another filter are never joined with these).
+   */
+  static names(key: string): { gz: string; xz: string } {
+    return { gz: `${key}.gz`, xz: `${key}.${XZ_FILTER.tag}` };
+  }
+
   /** Marks `key` as used by this publish without reading it (a chunk reused as published). */
   keep(key: string): void {
-    this.#used.add(`${key}.gz`);
-    this.#used.add(`${key}.${XZ_FILTER.tag}`);
+    const { gz, xz } = ChunkStore.names(key);
+    this.#used.add(gz);
+    this.#used.add(xz);
   }
 
   /**
@@ -282,7 +291,8 @@ export class ChunkStore {
    */
   drop(keys: Iterable<string>): void {
     for (const key of keys) {
-      for (const name of [`${key}.gz`, `${key}.${XZ_FILTER.tag}`]) {
+      const { gz, xz } = ChunkStore.names(key);
+      for (const name of [gz, xz]) {
         if (this.#used.has(name)) continue;
         try {
           Deno.removeSync(join(this.#dir, name));

@@ -60,9 +60,9 @@ interface RecordFile extends IndexRecord {
 export function packPackages(packages: readonly ListedPackage[]): string | null {
   const lines: string[] = [];
   for (const p of packages) {
-    const line = `${p.pkg}\t${p.version}\t${p.arch}\t${p.poolRel}\t${p.sig}`;
-    if (/[\t\n]/.test(p.pkg + p.version + p.arch + p.poolRel + p.sig)) return null;
-    lines.push(line);
+    const fields = [p.pkg, p.version, p.arch, p.poolRel, p.sig];
+    if (fields.some((f) => /[\t\n]/.test(f))) return null;
+    lines.push(fields.join("\t"));
   }
   return lines.join("\n");
 }

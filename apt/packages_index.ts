@@ -16,10 +16,10 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { concatBytes } from "../engine/bytes.ts";
 import type { Failure } from "../engine/failure.ts";
-import type { ChunkStore } from "./index_cache.ts";
+import { ChunkStore } from "./index_cache.ts";
 import { hashBytes } from "./pool_file.ts";
 import type { FileHashes } from "./stanza.ts";
-import { joinXzBlocks, XZ_FILTER, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
+import { joinXzBlocks, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
 import { liblzmaBlocks, loadLiblzma } from "./xz_ffi.ts";
 
 /** On average one chunk boundary every this many packages. */
@@ -207,9 +207,10 @@ export async function buildPackagesFiles(
       let c = byKey.get(key);
       if (!c) {
         c = { bytes, key };
-        const gz = store.get(`${key}.gz`);
+        const names = ChunkStore.names(key);
+        const gz = store.get(names.gz);
         if (gz) c.gz = gz;
-        const xz = store.get(`${key}.${XZ_FILTER.tag}`);
+        const xz = store.get(names.xz);
         if (xz) c.xz = unpackBlock(xz, bytes.length);
         byKey.set(key, c);
       }
@@ -267,8 +268,8 @@ export async function buildPackagesFiles(
   });
   const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
-  for (const c of needGz) store.put(`${c.key}.gz`, c.gz!);
-  for (const c of needXz) store.put(`${c.key}.${XZ_FILTER.tag}`, packBlock(c.xz!));
+  for (const c of needGz) store.put(ChunkStore.names(c.key).gz, c.gz!);
+  for (const c of needXz) store.put(ChunkStore.names(c.key).xz, packBlock(c.xz!));
 
   return layout.map((chunks, i) => {
     const xz = joinXzBlocks(chunks.map((c) => c.xz!));
