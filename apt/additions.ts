@@ -15,14 +15,8 @@ import type { AptRepoConfig } from "./config.ts";
 import { APT_CONFIG_INVALID } from "./config.ts";
 import { APT_DEB_INVALID } from "./pool_file.ts";
 import type { CachedDeb, IndexCache } from "./index_cache.ts";
-import {
-  cachedDeb,
-  debIdentity,
-  hashFileStreaming,
-  poolPath,
-  readDebFactsMany,
-  renderStanza,
-} from "./pool_file.ts";
+import { hashFileStreaming } from "./file_hashes.ts";
+import { cachedDeb, debIdentity, poolPath, readDebFactsMany, renderStanza } from "./pool_file.ts";
 
 /** A `.deb` to publish in one component of one suite. */
 export interface AptAddition {

@@ -102,13 +102,14 @@ export function listsFile(list: string, poolRel: string): boolean {
 }
 
 /**
- * Calls `visit` with each pool path of a packed list and where its stat signature sits in
- * `list` (`list.slice(from, to)`, not cut out: checking 1,000 signatures then makes no strings);
- * stops early when `visit` returns false.
+ * Calls `visit` with where each pool path of a packed list and its stat signature sit in `list`
+ * (`list.slice(relFrom, relTo)` and `list.slice(sigFrom, sigTo)`, not cut out: checking 1,000
+ * signatures then makes no strings, see `TreeStat.matches`); stops early when `visit` returns
+ * false.
  */
 export function eachFile(
   list: string,
-  visit: (poolRel: string, from: number, to: number) => boolean,
+  visit: (relFrom: number, relTo: number, sigFrom: number, sigTo: number) => boolean,
 ): boolean {
   let at = 0;
   while (at < list.length) {
@@ -116,7 +117,7 @@ export function eachFile(
     if (end < 0) end = list.length;
     const t3 = list.indexOf("\t", list.indexOf("\t", list.indexOf("\t", at) + 1) + 1);
     const t4 = list.indexOf("\t", t3 + 1);
-    if (!visit(list.slice(t3 + 1, t4), t4 + 1, end)) return false;
+    if (!visit(t3 + 1, t4, t4 + 1, end)) return false;
     at = end + 1;
   }
   return true;

@@ -17,7 +17,7 @@ import { gzipSync } from "node:zlib";
 import { concatBytes } from "../engine/bytes.ts";
 import type { Failure } from "../engine/failure.ts";
 import { ChunkStore } from "./index_cache.ts";
-import { hashBytes } from "./pool_file.ts";
+import { hashBytesOffThread } from "./file_hashes.ts";
 import type { FileHashes } from "./stanza.ts";
 import { joinXzBlocks, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
 import { liblzmaBlocks, loadLiblzma } from "./xz_ffi.ts";
@@ -252,39 +252,34 @@ export async function buildPackagesFiles(
     }),
   );
   // While xz runs: gzip (zlib on this thread: Deno's node:zlib "async" gzip works on this
-  // thread too, through slower stream machinery), the caller's work, and the plain and gzip forms
-  // joined and hashed.
+  // thread too, through slower stream machinery), the plain and gzip forms joined and hashed on
+  // other threads (see `file_hashes.ts`), and the caller's work.
   for (const c of needGz) c.gz = gzipMember(c.bytes);
+  const plains = layout.map((chunks) => concatBytes(chunks.map((c) => c.bytes)));
+  const gzs = layout.map((chunks) =>
+    chunks.length ? concatBytes(chunks.map((c) => c.gz!)) : gzipMember(new Uint8Array(0))
+  );
+  const hashing = Promise.all([...plains, ...gzs].map(hashBytesOffThread));
+  hashing.catch(() => {}); // awaited below, unless xz failed first
   opts.meanwhile?.();
-  const plains = layout.map((chunks) => {
-    const plain = concatBytes(chunks.map((c) => c.bytes));
-    return { plain, hashes: hashBytes(plain) };
-  });
-  const gzs = layout.map((chunks) => {
-    const gz = chunks.length
-      ? concatBytes(chunks.map((c) => c.gz!))
-      : gzipMember(new Uint8Array(0));
-    return { gz, hashes: hashBytes(gz) };
-  });
   const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
   for (const c of needGz) store.put(ChunkStore.names(c.key).gz, c.gz!);
   for (const c of needXz) store.put(ChunkStore.names(c.key).xz, packBlock(c.xz!));
+  const xzs = layout.map((chunks) => joinXzBlocks(chunks.map((c) => c.xz!)));
+  const [hashes, xzHashes] = await Promise.all([hashing, Promise.all(xzs.map(hashBytesOffThread))]);
 
-  return layout.map((chunks, i) => {
-    const xz = joinXzBlocks(chunks.map((c) => c.xz!));
-    return {
-      plain: plains[i].plain,
-      gz: gzs[i].gz,
-      xz,
-      hashes: { plain: plains[i].hashes, gz: gzs[i].hashes, xz: hashBytes(xz) },
-      chunks: chunks.map((c) => ({
-        key: c.key,
-        plain: c.bytes.length,
-        gz: c.gz!.length,
-        xz: c.xz!.bytes.length,
-        unpadded: c.xz!.unpadded,
-      })),
-    };
-  });
+  return layout.map((chunks, i) => ({
+    plain: plains[i],
+    gz: gzs[i],
+    xz: xzs[i],
+    hashes: { plain: hashes[i], gz: hashes[layout.length + i], xz: xzHashes[i] },
+    chunks: chunks.map((c) => ({
+      key: c.key,
+      plain: c.bytes.length,
+      gz: c.gz!.length,
+      xz: c.xz!.bytes.length,
+      unpadded: c.xz!.unpadded,
+    })),
+  }));
 }

@@ -1,12 +1,11 @@
 /**
- * Reading one `.deb` for the index: its size, MD5, SHA-256 and SHA-512 (one pass over bytes read
- * once) and its control fields, plus where it belongs in the pool
+ * Reading one `.deb` for the index: its size, MD5, SHA-256 and SHA-512 (from bytes read once,
+ * see `file_hashes.ts`) and its control fields, plus where it belongs in the pool
  * (`pool/<component>/<prefix>/<source>/<package>_<version>_<arch>.deb`, Debian's layout).
  *
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { type Failure, failure } from "../engine/failure.ts";
 import { statFile } from "../engine/stat.ts";
 import {
@@ -18,6 +17,7 @@ import {
   type Stanza,
 } from "../deb/inspect.ts";
 import type { CachedDeb } from "./index_cache.ts";
+import { hashBytes, hashFileStreaming } from "./file_hashes.ts";
 import { type FileHashes, packageStanza } from "./stanza.ts";
 
 /** A `.deb` that cannot be indexed: unreadable, not a `.deb`, or with unusable control fields. */
@@ -32,40 +32,6 @@ export interface DebFacts extends FileHashes {
 
 /** Files up to this size are read whole (one read serves hashing and the control member). */
 const WHOLE_MAX = 64 * 1024 * 1024;
-const STREAM_CHUNK = 4 * 1024 * 1024;
-
-function digests(update: (h: (b: Uint8Array) => void) => void): Omit<FileHashes, "size"> {
-  const md5 = createHash("md5");
-  const sha256 = createHash("sha256");
-  const sha512 = createHash("sha512");
-  update((b) => {
-    md5.update(b);
-    sha256.update(b);
-    sha512.update(b);
-  });
-  return { md5: md5.digest("hex"), sha256: sha256.digest("hex"), sha512: sha512.digest("hex") };
-}
-
-/** Size and hashes of bytes in memory. */
-export function hashBytes(bytes: Uint8Array): FileHashes {
-  return { size: bytes.length, ...digests((u) => u(bytes)) };
-}
-
-/** Size and hashes of a file, streamed (for files too large to read whole). */
-export function hashFileStreaming(path: string): FileHashes {
-  using f = Deno.openSync(path, { read: true });
-  const buf = new Uint8Array(STREAM_CHUNK);
-  let size = 0;
-  const d = digests((u) => {
-    for (;;) {
-      const n = f.readSync(buf);
-      if (n === null || n === 0) break;
-      u(buf.subarray(0, n));
-      size += n;
-    }
-  });
-  return { size, ...d };
-}
 
 /** A `.deb` to read: its path and the name messages give it. */
 export interface DebToRead {

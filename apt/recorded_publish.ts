@@ -181,36 +181,33 @@ export async function publishRecorded(p: RecordedPublish): Promise<
     targets.push({ suite: x.suite, comp: x.comp, arch: x.arch, ...edit });
   }
 
-  // Every listed pool file must still have the stat signature it had when hashed (checked while
-  // xz compresses the new chunks); a file that changed is the general way's to read again.
-  const fresh = new Set(p.placed.map((d) => d.poolRel));
-  const seen = targets.length > 1 ? new Set<string>() : null; // a file several indexes list
+  // Every listed pool file, added ones too, must still have the stat signature it had when
+  // hashed (checked while xz compresses the new chunks); a file that changed is the general way's
+  // to read again.
   let poolChanged = false;
   const checkPool = () => {
     using tree = new TreeStat(config.root);
-    for (const t of targets) {
-      for (const list of t.lists) {
-        const ok = eachFile(list ?? "", (rel, from, to) => {
-          if (fresh.has(rel) || seen?.has(rel)) return true;
-          seen?.add(rel);
-          const sig = tree.stat(rel)?.sig;
-          return sig !== undefined && sig.length === to - from && list!.startsWith(sig, from);
-        });
-        if (!ok) {
-          poolChanged = true;
-          return;
-        }
-      }
-    }
+    const seen = targets.length > 1 ? new Set<string>() : null; // a file several indexes list
+    poolChanged = !targets.every((t) =>
+      t.lists.every((list) =>
+        list === null || eachFile(list, (relFrom, relTo, sigFrom, sigTo) => {
+          if (seen) {
+            const rel = list.slice(relFrom, relTo);
+            if (seen.has(rel)) return true;
+            seen.add(rel);
+          }
+          return tree.matches(list, relFrom, relTo, sigFrom, sigTo);
+        })
+      )
+    );
   };
   if (edited.length) p.signing(); // get the key while xz runs
   const compressed = await buildPackagesFiles(edited.map((i) => targets[i].chunks), p.store, {
     parallelism: config.parallelism ?? navigator.hardwareConcurrency ?? 2,
     xzTool: config.xzTool,
     tmpDir: join(config.stateDir, "tmp"),
-    meanwhile: checkPool,
+    meanwhile: checkPool, // called even when nothing is compressed
   });
-  if (!edited.length) checkPool();
   if (poolChanged) return null;
   if ("reason" in compressed) return compressed;
   const built: PackagesFiles[] = indexes.map((x, i) => {
@@ -264,6 +261,8 @@ function countFiles(targets: readonly Target[]): number {
     return n;
   }
   const files = new Set<string>();
-  for (const t of targets) for (const l of t.lists) eachFile(l ?? "", (rel) => !!files.add(rel));
+  for (const t of targets) {
+    for (const l of t.lists) eachFile(l ?? "", (from, to) => !!files.add(l!.slice(from, to)));
+  }
   return files.size;
 }

@@ -13,7 +13,7 @@ import { statFile } from "../engine/stat.ts";
 import { holds } from "./by_hash.ts";
 import type { AptRepoConfig, AptSuiteConfig } from "./config.ts";
 import type { IndexChunk, PackagesFiles } from "./packages_index.ts";
-import { hashBytes } from "./pool_file.ts";
+import { hashBytes } from "./file_hashes.ts";
 import { indexDir } from "./published.ts";
 import type { AptSigner } from "./publish.ts";
 import { archReleaseText, type ReleaseEntry, releaseText } from "./release_file.ts";

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { type Liblzma, loadLiblzma } from "../engine/liblzma.ts";
 import { crc32, XZ_FILTER, type XzBlock } from "./xz_blocks.ts";
 
 const LZMA_OK = 0;
@@ -27,36 +28,8 @@ const CRC64_SIZE = 8;
 const OPTIONS_SIZE = 128;
 const BLOCK_SIZE = 256;
 
-const SYMBOLS = {
-  lzma_lzma_preset: { parameters: ["buffer", "u32"], result: "u8" },
-  lzma_block_buffer_bound: { parameters: ["usize"], result: "usize" },
-  lzma_block_buffer_encode: {
-    parameters: ["buffer", "pointer", "buffer", "usize", "buffer", "buffer", "usize"],
-    result: "i32",
-    nonblocking: true,
-  },
-} as const;
-
-type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let lib: Lib | null | undefined;
-
-/** liblzma's encoder, or `null` where it cannot be loaded (then `xz_blocks.ts` runs the tool). */
-export function loadLiblzma(): Lib | null {
-  if (lib !== undefined) return lib;
-  lib = null;
-  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
-    return lib;
-  }
-  for (const name of ["liblzma.so.5", "liblzma.so"]) {
-    try {
-      lib = Deno.dlopen(name, SYMBOLS).symbols;
-      break;
-    } catch {
-      // no FFI permission, or not installed under this name
-    }
-  }
-  return lib;
-}
+/** liblzma, or `null` where it cannot be loaded (then `xz_blocks.ts` runs the tool). */
+export { loadLiblzma };
 
 const ptr = (b: Uint8Array) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
 
@@ -64,7 +37,7 @@ const ptr = (b: Uint8Array) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointe
  * Compresses `data` into one xz block ({@link XZ_FILTER}, CRC64), off
  * this thread. Throws when liblzma reports an error: with a valid filter chain that is a bug.
  */
-export async function liblzmaBlock(l: Lib, data: Uint8Array): Promise<XzBlock> {
+export async function liblzmaBlock(l: Liblzma, data: Uint8Array): Promise<XzBlock> {
   const options = new Uint8Array(OPTIONS_SIZE);
   if (l.lzma_lzma_preset(options, XZ_FILTER.preset) !== 0) throw new Error("liblzma: no preset");
   const ov = new DataView(options.buffer);
@@ -144,6 +117,6 @@ export function toolHeader(header: Uint8Array): Uint8Array {
  * behind another would start only when this thread next returns to its event loop, which a
  * publish's hashing and checking may not do for tens of milliseconds.
  */
-export function liblzmaBlocks(l: Lib, chunks: readonly Uint8Array[]): Promise<XzBlock[]> {
+export function liblzmaBlocks(l: Liblzma, chunks: readonly Uint8Array[]): Promise<XzBlock[]> {
   return Promise.all(chunks.map((c) => liblzmaBlock(l, c)));
 }

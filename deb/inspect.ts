@@ -13,8 +13,9 @@
  * @module
  */
 
-import { XZ_BATCH, XzBatch, xzDecode } from "./xz_decode.ts";
+import { XzBatch, xzBatchSize, xzDecode } from "./xz_decode.ts";
 import { gunzipSync } from "node:zlib";
+import { loadLiblzma } from "../engine/liblzma.ts";
 import { type Failure, failure } from "../engine/failure.ts";
 
 /** The bytes are not a `.deb` dpkg would read: bad `ar` magic, no control member, no `control`. */
@@ -120,10 +121,9 @@ export async function readControlMembers(
 
 /**
  * Reads the control stanzas of control members handed to it one by one, for callers that read
- * many packages: the xz ones (dpkg-deb's default) are decoded together by one `xz` process beside
- * this one (one process for the lot costs less than decoding each here). Without the xz tool, for
- * members it cannot decode, or for a few members, they are decoded in-process. Results come in
- * the order members were added.
+ * many packages: the xz ones (dpkg-deb's default) are decoded in batches beside this thread, by
+ * liblzma or an `xz` process (see `xz_decode.ts`). Members a batch cannot decode, and a few
+ * members without liblzma, are decoded one by one. Results come in the order members were added.
  */
 export class ControlReader {
   readonly #members: ControlMember[] = [];
@@ -139,7 +139,7 @@ export class ControlReader {
     this.#members.push(m);
     if (m.kind !== "xz") return;
     let batch = this.#batches.at(-1);
-    if (!batch || batch.size >= XZ_BATCH) {
+    if (!batch || batch.size >= xzBatchSize()) {
       batch?.start(); // full: decode it while the caller reads on
       batch = new XzBatch(this.#opts.xzTool ?? "xz", this.#opts.tmpDir);
       this.#batches.push(batch);
@@ -149,7 +149,7 @@ export class ControlReader {
 
   /** The control stanzas, in the order added. */
   async finish(): Promise<(DebControl | Failure)[]> {
-    const few = this.#batches.length === 1 && this.#batches[0].size < 8;
+    const few = this.#batches.length === 1 && this.#batches[0].size < 8 && !loadLiblzma();
     const decoded = new Map<ControlMember, Uint8Array>();
     if (!few) {
       for (const m of await Promise.all(this.#batches.map((b) => b.start()))) {

@@ -1,16 +1,54 @@
 /**
- * Decoding the xz control members of .deb files, fast: batches of members decoded by the `xz`
- * tool in another process (file to file, so it runs at full speed), and in-process decoding
- * with xz-embedded (WebAssembly, driven without web streams) for the rest or when the tool
- * fails, so a corrupt member is named. Apart from `inspect.ts` because it is a codec, not the
- * .deb format.
+ * Decoding the xz control members of .deb files, fast: batches of members decoded in one go,
+ * by liblzma on Deno's blocking thread pool where it loads (`engine/liblzma.ts`: no process to
+ * start, and this thread reads on meanwhile), else by the `xz` tool in another process (file to
+ * file, so it runs at full speed); single members by liblzma, or by xz-embedded (WebAssembly,
+ * driven without web streams) without it. A batch that fails is decoded member by member, so a
+ * corrupt member is named. Apart from `inspect.ts` because it is a codec, not the .deb format.
  *
  * @module
  */
 
 import { concatBytes } from "../engine/bytes.ts";
+import { type Liblzma, loadLiblzma } from "../engine/liblzma.ts";
 import { join } from "../engine/path.ts";
 import type { ControlMember } from "./inspect.ts";
+
+const LZMA_OK = 0;
+const LZMA_CONCATENATED = 0x08;
+/** Enough for any control member dpkg-deb writes (xz -9 needs 65 MiB), not for a hostile one. */
+const MEMLIMIT = 256n * 1024n * 1024n;
+
+/**
+ * Decodes `input`, one or more concatenated xz streams, into exactly `size` bytes with liblzma,
+ * off this thread; null when it is not that (corrupt, truncated, another size).
+ */
+async function liblzmaDecode(
+  l: Liblzma,
+  input: Uint8Array,
+  size: number,
+): Promise<Uint8Array | null> {
+  const memlimit = new BigUint64Array([MEMLIMIT]);
+  const inPos = new BigUint64Array(1);
+  const outPos = new BigUint64Array(1);
+  const out = new Uint8Array(size + 1); // one spare byte: more output than expected shows
+  const rc = await l.lzma_stream_buffer_decode(
+    new Uint8Array(memlimit.buffer),
+    LZMA_CONCATENATED,
+    null,
+    input,
+    new Uint8Array(inPos.buffer),
+    BigInt(input.length),
+    out,
+    new Uint8Array(outPos.buffer),
+    BigInt(out.length),
+  );
+  void input.length; // keep the input alive until the call has returned
+  if (rc !== LZMA_OK || Number(outPos[0]) !== size || Number(inPos[0]) !== input.length) {
+    return null;
+  }
+  return out.subarray(0, size);
+}
 
 interface XzExports {
   readonly memory: WebAssembly.Memory;
@@ -45,6 +83,12 @@ async function xzViaStream(data: Uint8Array): Promise<Uint8Array> {
  * (the same calls its stream makes). Should a later version hide them, the stream is used.
  */
 export async function xzDecode(data: Uint8Array): Promise<Uint8Array> {
+  const lzma = loadLiblzma();
+  const size = lzma ? xzSize(data) : null;
+  if (lzma && size !== null) {
+    const out = await liblzmaDecode(lzma, data, size);
+    if (out) return out;
+  }
   if (xzExports === undefined) {
     const out = await xzViaStream(data);
     const exp = XzReadableStream!._moduleInstance?.exports as unknown as XzExports | undefined;
@@ -82,11 +126,11 @@ function xzSize(x: Uint8Array): number | null {
 }
 
 /**
- * One `xz -d` for a batch of members: written to one file (xz reads concatenated streams one
- * after the other) and decoded file to file, so the process runs at full speed whatever this
- * thread does meanwhile (a pipe would stall whenever it is busy). The output is split by the
- * sizes the members' indexes give. If xz fails (a corrupt member), no member is taken from it and
- * each is decoded in-process, so the bad one is named.
+ * A batch of members decoded in one go, as concatenated streams: by one liblzma call off this
+ * thread, or without liblzma by one `xz -d` written to one file and decoded file to file, so the
+ * process runs at full speed whatever this thread does meanwhile (a pipe would stall whenever it
+ * is busy). The output is split by the sizes the members' indexes give. If decoding fails (a
+ * corrupt member), no member is taken from it and each is decoded alone, so the bad one is named.
  */
 export class XzBatch {
   readonly #sent: { m: ControlMember; size: number }[] = [];
@@ -103,7 +147,18 @@ export class XzBatch {
     if (size !== null) this.#sent.push({ m, size });
   }
 
-  /** Starts xz on what was added (once); it runs while the caller goes on. */
+  /** The batch's output cut into its members' (by the sizes their indexes give). */
+  #split(out: Uint8Array): Map<ControlMember, Uint8Array> {
+    const done = new Map<ControlMember, Uint8Array>();
+    let at = 0;
+    for (const { m, size } of this.#sent) {
+      done.set(m, out.subarray(at, at + size));
+      at += size;
+    }
+    return done;
+  }
+
+  /** Starts decoding what was added (once); it runs while the caller goes on. */
   start(): Promise<Map<ControlMember, Uint8Array>> {
     this.#running ??= this.#run();
     return this.#running;
@@ -112,6 +167,12 @@ export class XzBatch {
   async #run(): Promise<Map<ControlMember, Uint8Array>> {
     const done = new Map<ControlMember, Uint8Array>();
     if (!this.#sent.length) return done;
+    const lzma = loadLiblzma();
+    if (lzma) {
+      const total = this.#sent.reduce((n, x) => n + x.size, 0);
+      const out = await liblzmaDecode(lzma, concatBytes(this.#sent.map((x) => x.m.data)), total);
+      return out ? this.#split(out) : done;
+    }
     const own = this.tmpDir === undefined;
     const dir = this.tmpDir ?? Deno.makeTempDirSync({ prefix: "kiln-xz-" });
     const file = join(dir, `control-${crypto.randomUUID()}.xz`);
@@ -131,13 +192,7 @@ export class XzBatch {
       }
       if (!(await status).success) return done;
       const out = Deno.readFileSync(file.slice(0, -3));
-      if (out.length !== this.#sent.reduce((n, x) => n + x.size, 0)) return done;
-      let at = 0;
-      for (const { m, size } of this.#sent) {
-        done.set(m, out.subarray(at, at + size));
-        at += size;
-      }
-      return done;
+      return out.length === this.#sent.reduce((n, x) => n + x.size, 0) ? this.#split(out) : done;
     } finally {
       for (const f of own ? [dir] : [file, file.slice(0, -3)]) {
         try {
@@ -148,8 +203,13 @@ export class XzBatch {
   }
 }
 
-/** Members per xz process: batches decode while later files are still being read. */
-export const XZ_BATCH = 250;
+/**
+ * Members per batch: batches decode while later files are still being read, so the last one is
+ * all that is left to wait for. A process costs its start, so the tool gets larger batches.
+ */
+export function xzBatchSize(): number {
+  return loadLiblzma() ? 64 : 250;
+}
 
 const XZ_OK = 0;
 const XZ_STREAM_END = 1;

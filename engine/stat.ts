@@ -76,6 +76,42 @@ class Stat implements FileStat {
   }
 }
 
+/** Copies `text.slice(from, to)` into `pathBuf`, NUL-terminated; false if it is not ASCII. */
+function asciiInto(text: string, from: number, to: number): boolean {
+  if (to - from + 1 > pathBuf.length) pathBuf = new Uint8Array(to - from + 1);
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80 || c === 0) return false;
+    pathBuf[i - from] = c;
+  }
+  pathBuf[to - from] = 0;
+  return true;
+}
+
+/** Whether `text.slice(from, to)` is `String(n)`, read digit by digit (no string is made). */
+function decimalAt(text: string, from: number, to: number, n: number): boolean {
+  if (!Number.isSafeInteger(n)) return text.slice(from, to) === String(n);
+  if (to <= from || (to - from > 1 && text.charCodeAt(from) === 48)) return false;
+  for (let i = to - 1; i >= from; i--) {
+    if (text.charCodeAt(i) !== 48 + n % 10) return false;
+    n = Math.floor(n / 10);
+  }
+  return n === 0;
+}
+
+/** Whether `text.slice(from, to)` is {@link nsText} of the `statx_timestamp` at `off`. */
+function nsAt(text: string, from: number, to: number, off: number): boolean {
+  const sec = u64(off);
+  let nsec = view.getUint32(off + 8, true);
+  if (sec === 0) return decimalAt(text, from, to, nsec);
+  if (to - from <= 9) return false;
+  for (let i = to - 1; i >= to - 9; i--) {
+    if (text.charCodeAt(i) !== 48 + nsec % 10) return false;
+    nsec = Math.floor(nsec / 10);
+  }
+  return nsec === 0 && decimalAt(text, from, to - 9, sec);
+}
+
 /** `statx(2)` of `path` relative to the open folder `dirfd`, not following a final symlink. */
 function statxAt(l: Libc, dirfd: number, path: string): FileStat | null {
   if (path.length * 3 + 1 > pathBuf.length) pathBuf = new Uint8Array(path.length * 3 + 1);
@@ -104,6 +140,8 @@ const O_PATH_DIR = 0o10000000 | 0o200000 | 0o2000000; // O_PATH | O_DIRECTORY | 
 export class TreeStat implements Disposable {
   readonly #dirs = new Map<string, number>();
   readonly #libc = loadLibc();
+  #lastDir: string | null = null;
+  #lastFd = -1;
 
   constructor(readonly root: string) {}
 
@@ -121,9 +159,59 @@ export class TreeStat implements Disposable {
     return fd < 0 ? statFile(join(this.root, rel)) : statxAt(l, fd, rel.slice(cut + 1));
   }
 
+  /**
+   * Whether the file at `text.slice(relFrom, relTo)` (a path under the root) still has the
+   * signature written at `text.slice(sigFrom, sigTo)` (a {@link FileStat.sig}). Nothing is cut
+   * out of `text` and no signature is built, so checking a repository's thousands of files
+   * allocates nothing per file (on Linux; elsewhere it compares {@link stat}'s signature).
+   *
+   * @example
+   * ```ts
+   * using tree = new TreeStat("repo");
+   * const line = `pool/main/h/hello/hello_1.0_amd64.deb\t${sig}`;
+   * tree.matches(line, 0, line.indexOf("\t"), line.indexOf("\t") + 1, line.length);
+   * ```
+   */
+  matches(text: string, relFrom: number, relTo: number, sigFrom: number, sigTo: number): boolean {
+    const l = this.#libc;
+    const cut = text.lastIndexOf("/", text.lastIndexOf("/", relTo - 1) - 1);
+    if (!l || cut <= relFrom) {
+      const sig = this.stat(text.slice(relFrom, relTo))?.sig;
+      return sig !== undefined && sig.length === sigTo - sigFrom && text.startsWith(sig, sigFrom);
+    }
+    let fd: number | undefined;
+    if (
+      this.#lastDir !== null && cut - relFrom === this.#lastDir.length &&
+      text.startsWith(this.#lastDir, relFrom)
+    ) fd = this.#lastFd;
+    else {
+      const dir = text.slice(relFrom, cut);
+      fd = this.#dirs.get(dir);
+      if (fd === undefined) {
+        fd = l.open(cString(join(this.root, dir)), O_PATH_DIR, 0);
+        this.#dirs.set(dir, fd);
+      }
+      this.#lastDir = dir;
+      this.#lastFd = fd;
+    }
+    if (fd < 0 || !asciiInto(text, cut + 1, relTo)) {
+      const sig = this.stat(text.slice(relFrom, relTo))?.sig;
+      return sig !== undefined && sig.length === sigTo - sigFrom && text.startsWith(sig, sigFrom);
+    }
+    if (l.statx(fd, pathBuf, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buf) !== 0) return false;
+    // `size:mtime:ino:ctime`, as Stat builds it (struct statx offsets as in statxAt)
+    const c1 = text.indexOf(":", sigFrom);
+    const c2 = text.indexOf(":", c1 + 1);
+    const c3 = text.indexOf(":", c2 + 1);
+    return c1 >= 0 && c2 > c1 && c3 > c2 && c3 < sigTo &&
+      decimalAt(text, sigFrom, c1, u64(40)) && nsAt(text, c1 + 1, c2, 112) &&
+      decimalAt(text, c2 + 1, c3, u64(32)) && nsAt(text, c3 + 1, sigTo, 96);
+  }
+
   [Symbol.dispose](): void {
     for (const fd of this.#dirs.values()) if (fd >= 0) this.#libc!.close(fd);
     this.#dirs.clear();
+    this.#lastDir = null;
   }
 }
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import {
+  controlMember,
+  ControlReader,
   DEB_INVALID,
   fieldValue,
   inspectDeb,
@@ -143,6 +145,48 @@ Deno.test("inspectDebBytes() gives the same fields for every deb of a batch (xz 
       assert.ok(!("reason" in c));
       assert.equal(fieldValue(c.fields, "Package"), `p${i}`);
       assert.equal(fieldValue(c.fields, "Version"), `1.${i}`);
+    }
+  });
+});
+
+Deno.test("ControlReader.finish() reads every member of several xz batches and names the one that is corrupt", async () => {
+  await withDir(async (dir) => {
+    const debs = await Promise.all(
+      Array.from(
+        { length: 3 },
+        (_, i) => buildDeb(dir, { pkg: `p${i}`, version: `1.${i}`, arch: "amd64" }),
+      ),
+    );
+    const members = debs.map((deb) => {
+      const m = controlMember(Deno.readFileSync(deb), deb);
+      assert.ok(!("reason" in m) && m.kind === "xz");
+      return m;
+    });
+    const reader = new ControlReader({ tmpDir: dir });
+    const bad = 200; // in a later batch than the first
+    for (let i = 0; i < 300; i++) {
+      const m = members[i % 3];
+      if (i !== bad) reader.add({ ...m, name: `deb${i}` });
+      else {
+        const data = m.data.slice();
+        data.fill(0x41, 40, 80); // inside the compressed block
+        reader.add({ ...m, name: `deb${i}`, data });
+      }
+    }
+    const out = await reader.finish();
+    assert.equal(out.length, 300);
+    for (const [i, c] of out.entries()) {
+      if (i === bad) {
+        assert.ok("reason" in c);
+        assert.match(
+          c.message,
+          /^"deb200" is not a valid \.deb: its control\.tar\.xz does not decompress/,
+        );
+        continue;
+      }
+      assert.ok(!("reason" in c), `deb${i}`);
+      assert.equal(fieldValue(c.fields, "Package"), `p${i % 3}`);
+      assert.equal(fieldValue(c.fields, "Version"), `1.${i % 3}`);
     }
   });
 });

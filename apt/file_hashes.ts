@@ -1,0 +1,77 @@
+/**
+ * The size, MD5, SHA-256 and SHA-512 that APT lists for every file (`Packages` for pool files,
+ * `Release` for index files), from bytes in memory or streamed from a file. libcrypto computes
+ * them where it loads (`engine/libcrypto.ts`), `node:crypto` elsewhere; the digests are the same.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { type DigestAlgorithm, loadLibcrypto } from "../engine/libcrypto.ts";
+import type { FileHashes } from "./stanza.ts";
+
+const ALGORITHMS: readonly DigestAlgorithm[] = ["md5", "sha256", "sha512"];
+const STREAM_CHUNK = 4 * 1024 * 1024;
+
+function nodeDigests(update: (h: (b: Uint8Array) => void) => void): Omit<FileHashes, "size"> {
+  const md5 = createHash("md5");
+  const sha256 = createHash("sha256");
+  const sha512 = createHash("sha512");
+  update((b) => {
+    md5.update(b);
+    sha256.update(b);
+    sha512.update(b);
+  });
+  return { md5: md5.digest("hex"), sha256: sha256.digest("hex"), sha512: sha512.digest("hex") };
+}
+
+/**
+ * Size and hashes of bytes in memory, on this thread.
+ *
+ * @example
+ * ```ts
+ * hashBytes(new Uint8Array(0)).sha256;
+ * // "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+ * ```
+ */
+export function hashBytes(bytes: Uint8Array): FileHashes {
+  const lib = loadLibcrypto();
+  if (!lib) return { size: bytes.length, ...nodeDigests((u) => u(bytes)) };
+  return {
+    size: bytes.length,
+    md5: lib.digest("md5", bytes),
+    sha256: lib.digest("sha256", bytes),
+    sha512: lib.digest("sha512", bytes),
+  };
+}
+
+/**
+ * Size and hashes of bytes in memory, the three digests computed on other threads where
+ * libcrypto loads (else as {@link hashBytes}). For inputs of hundreds of KiB, such as a large
+ * `Packages` file, that this thread has other work to do meanwhile; `bytes` must not change
+ * until the promise settles.
+ */
+export async function hashBytesOffThread(bytes: Uint8Array): Promise<FileHashes> {
+  const lib = loadLibcrypto();
+  if (!lib) return hashBytes(bytes);
+  const [md5, sha256, sha512] = await Promise.all(
+    ALGORITHMS.map((a) => lib.digestOffThread(a, bytes)),
+  );
+  return { size: bytes.length, md5, sha256, sha512 };
+}
+
+/** Size and hashes of a file, streamed (for files too large to read whole). */
+export function hashFileStreaming(path: string): FileHashes {
+  using f = Deno.openSync(path, { read: true });
+  const buf = new Uint8Array(STREAM_CHUNK);
+  let size = 0;
+  const d = nodeDigests((u) => {
+    for (;;) {
+      const n = f.readSync(buf);
+      if (n === null || n === 0) break;
+      u(buf.subarray(0, n));
+      size += n;
+    }
+  });
+  return { size, ...d };
+}
