@@ -15,7 +15,7 @@ import type { AptRepoConfig } from "./config.ts";
 import { APT_CONFIG_INVALID } from "./config.ts";
 import { APT_DEB_INVALID } from "./pool_file.ts";
 import type { CachedDeb, IndexCache } from "./index_cache.ts";
-import { hashFileStreaming } from "./file_hashes.ts";
+import { fileSha256 } from "./file_hashes.ts";
 import { cachedDeb, debIdentity, poolPath, readDebFactsMany, renderStanza } from "./pool_file.ts";
 
 /** A `.deb` to publish in one component of one suite. */
@@ -108,8 +108,8 @@ export async function placeAdditions(
     const inPlace = there !== null && (at || samePath(src, dest, cwd));
     let sig = inPlace ? f.sig : there?.sig; // in place: as it was when read
     if (there && !inPlace) {
-      const held = cache.get(poolRel, there.sig) ?? hashFileStreaming(dest);
-      if (held.sha256 !== f.sha256) {
+      const held = cache.get(poolRel, there.sig)?.sha256 ?? fileSha256(dest);
+      if (held !== f.sha256) {
         return failure(
           APT_POOL_CONFLICT,
           `Cannot add ${JSON.stringify(a.deb)}: ${JSON.stringify(poolRel)} already holds a ` +
@@ -120,7 +120,7 @@ export async function placeAdditions(
       Deno.mkdirSync(dirname(dest), { recursive: true });
       const tmp = `${dest}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
       Deno.copyFileSync(src, tmp);
-      if (hashFileStreaming(tmp).sha256 !== f.sha256) { // the source changed since it was read
+      if (fileSha256(tmp) !== f.sha256) { // the source changed since it was read
         Deno.removeSync(tmp);
         return failure(
           APT_DEB_INVALID,

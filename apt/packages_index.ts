@@ -17,7 +17,7 @@ import { gzipSync } from "node:zlib";
 import { concatBytes } from "../engine/bytes.ts";
 import type { Failure } from "../engine/failure.ts";
 import { ChunkStore } from "./index_cache.ts";
-import { hashBytesOffThread } from "./file_hashes.ts";
+import { hashBytes, hashBytesOffThread } from "./file_hashes.ts";
 import type { FileHashes } from "./stanza.ts";
 import { joinXzBlocks, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
 import { liblzmaBlocks, loadLiblzma } from "./xz_ffi.ts";
@@ -252,28 +252,32 @@ export async function buildPackagesFiles(
     }),
   );
   // While xz runs: gzip (zlib on this thread: Deno's node:zlib "async" gzip works on this
-  // thread too, through slower stream machinery), the plain and gzip forms joined and hashed on
-  // other threads (see `file_hashes.ts`), and the caller's work.
+  // thread too, through slower stream machinery), the forms joined and hashed, and the caller's
+  // work. The plain forms, the largest, are hashed on other threads (see `file_hashes.ts`), the
+  // compressed ones, a quarter of the size, here: more busy threads than cores would slow this
+  // thread's work (an add's pool check) by more than they take off it.
   for (const c of needGz) c.gz = gzipMember(c.bytes);
   const plains = layout.map((chunks) => concatBytes(chunks.map((c) => c.bytes)));
+  const plainHashes = Promise.all(plains.map(hashBytesOffThread));
+  plainHashes.catch(() => {}); // awaited below, unless xz failed first
   const gzs = layout.map((chunks) =>
     chunks.length ? concatBytes(chunks.map((c) => c.gz!)) : gzipMember(new Uint8Array(0))
   );
-  const hashing = Promise.all([...plains, ...gzs].map(hashBytesOffThread));
-  hashing.catch(() => {}); // awaited below, unless xz failed first
+  const gzHashes = gzs.map(hashBytes);
   opts.meanwhile?.();
   const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
   for (const c of needGz) store.put(ChunkStore.names(c.key).gz, c.gz!);
   for (const c of needXz) store.put(ChunkStore.names(c.key).xz, packBlock(c.xz!));
   const xzs = layout.map((chunks) => joinXzBlocks(chunks.map((c) => c.xz!)));
-  const [hashes, xzHashes] = await Promise.all([hashing, Promise.all(xzs.map(hashBytesOffThread))]);
+  const xzHashes = xzs.map(hashBytes);
+  const hashes = await plainHashes;
 
   return layout.map((chunks, i) => ({
     plain: plains[i],
     gz: gzs[i],
     xz: xzs[i],
-    hashes: { plain: hashes[i], gz: hashes[layout.length + i], xz: xzHashes[i] },
+    hashes: { plain: hashes[i], gz: gzHashes[i], xz: xzHashes[i] },
     chunks: chunks.map((c) => ({
       key: c.key,
       plain: c.bytes.length,
