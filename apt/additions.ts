@@ -10,12 +10,12 @@
 
 import { dirname, join, resolve } from "../engine/path.ts";
 import { type Failure, failure } from "../engine/failure.ts";
+import { hashFile } from "../engine/hash.ts";
 import { statFile } from "../engine/stat.ts";
 import type { AptRepoConfig } from "./config.ts";
 import { APT_CONFIG_INVALID } from "./config.ts";
 import { APT_DEB_INVALID } from "./pool_file.ts";
 import type { CachedDeb, IndexCache } from "./index_cache.ts";
-import { fileSha256 } from "./file_hashes.ts";
 import { cachedDeb, debIdentity, poolPath, readDebFactsMany, renderStanza } from "./pool_file.ts";
 
 /** A `.deb` to publish in one component of one suite. */
@@ -108,7 +108,7 @@ export async function placeAdditions(
     const inPlace = there !== null && (at || samePath(src, dest, cwd));
     let sig = inPlace ? f.sig : there?.sig; // in place: as it was when read
     if (there && !inPlace) {
-      const held = cache.get(poolRel, there.sig)?.sha256 ?? fileSha256(dest);
+      const held = cache.get(poolRel, there.sig)?.sha256 ?? (await hashFile(dest)).digest;
       if (held !== f.sha256) {
         return failure(
           APT_POOL_CONFLICT,
@@ -120,7 +120,7 @@ export async function placeAdditions(
       Deno.mkdirSync(dirname(dest), { recursive: true });
       const tmp = `${dest}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
       Deno.copyFileSync(src, tmp);
-      if (fileSha256(tmp) !== f.sha256) { // the source changed since it was read
+      if ((await hashFile(tmp)).digest !== f.sha256) { // the source changed since it was read
         Deno.removeSync(tmp);
         return failure(
           APT_DEB_INVALID,

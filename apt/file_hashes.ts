@@ -75,23 +75,3 @@ export function hashFileStreaming(path: string): FileHashes {
   });
   return { size, ...d };
 }
-
-/**
- * The SHA-256 of a file, alone (to tell whether two files hold the same bytes): read whole and
- * hashed with libcrypto when it is small and libcrypto loads, else streamed.
- */
-export function fileSha256(path: string): string {
-  const lib = loadLibcrypto();
-  if (lib && Deno.statSync(path).size <= STREAM_CHUNK) {
-    return lib.digest("sha256", Deno.readFileSync(path));
-  }
-  using f = Deno.openSync(path, { read: true });
-  const buf = new Uint8Array(STREAM_CHUNK);
-  const h = createHash("sha256");
-  for (;;) {
-    const n = f.readSync(buf);
-    if (n === null || n === 0) break;
-    h.update(buf.subarray(0, n));
-  }
-  return h.digest("hex");
-}

@@ -20,7 +20,8 @@ import { ChunkStore } from "./index_cache.ts";
 import { hashBytes, hashBytesOffThread } from "./file_hashes.ts";
 import type { FileHashes } from "./stanza.ts";
 import { joinXzBlocks, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
-import { liblzmaBlocks, loadLiblzma } from "./xz_ffi.ts";
+import { loadLiblzma } from "../engine/liblzma.ts";
+import { liblzmaBlocks } from "./xz_ffi.ts";
 
 /** On average one chunk boundary every this many packages. */
 export const CHUNK_EVERY = 64;

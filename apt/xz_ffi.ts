@@ -8,14 +8,15 @@
  * but puts the sizes in the block header, which the tool's single-threaded encoder leaves out, so
  * the header is written again without them (see {@link toolHeader}). Which way a chunk was
  * compressed therefore never shows in `Packages.xz`. Where liblzma cannot be loaded (no FFI
- * permission, another OS), {@link loadLiblzma} is `null` and `xz_blocks.ts` runs the tool.
+ * permission, another OS), `loadLiblzma()` (`engine/liblzma.ts`) gives `null` and
+ * `xz_blocks.ts` runs the tool.
  *
  * Layouts are liblzma 5's stable ABI (`lzma/block.h`, `lzma/lzma12.h`) on 64-bit Linux.
  *
  * @module
  */
 
-import { type Liblzma, loadLiblzma } from "../engine/liblzma.ts";
+import type { Liblzma } from "../engine/liblzma.ts";
 import { crc32, XZ_FILTER, type XzBlock } from "./xz_blocks.ts";
 
 const LZMA_OK = 0;
@@ -27,9 +28,6 @@ const CRC64_SIZE = 8;
 /** sizeof(lzma_options_lzma), sizeof(lzma_block) and sizeof(lzma_filter) with room to spare. */
 const OPTIONS_SIZE = 128;
 const BLOCK_SIZE = 256;
-
-/** liblzma, or `null` where it cannot be loaded (then `xz_blocks.ts` runs the tool). */
-export { loadLiblzma };
 
 const ptr = (b: Uint8Array) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
 

@@ -150,13 +150,18 @@ export class TreeStat implements Disposable {
     const l = this.#libc;
     const cut = rel.lastIndexOf("/", rel.lastIndexOf("/") - 1);
     if (!l || cut <= 0) return statFile(join(this.root, rel));
-    const dir = rel.slice(0, cut);
+    const fd = this.#handle(l, rel.slice(0, cut));
+    return fd < 0 ? statFile(join(this.root, rel)) : statxAt(l, fd, rel.slice(cut + 1));
+  }
+
+  /** The open handle of folder `dir` (relative to the root), opened on first use; < 0 if none. */
+  #handle(l: Libc, dir: string): number {
     let fd = this.#dirs.get(dir);
     if (fd === undefined) {
       fd = l.open(cString(join(this.root, dir)), O_PATH_DIR, 0);
       this.#dirs.set(dir, fd);
     }
-    return fd < 0 ? statFile(join(this.root, rel)) : statxAt(l, fd, rel.slice(cut + 1));
+    return fd;
   }
 
   /**
@@ -175,26 +180,18 @@ export class TreeStat implements Disposable {
   matches(text: string, relFrom: number, relTo: number, sigFrom: number, sigTo: number): boolean {
     const l = this.#libc;
     const cut = text.lastIndexOf("/", text.lastIndexOf("/", relTo - 1) - 1);
-    if (!l || cut <= relFrom) {
-      const sig = this.stat(text.slice(relFrom, relTo))?.sig;
-      return sig !== undefined && sig.length === sigTo - sigFrom && text.startsWith(sig, sigFrom);
-    }
-    let fd: number | undefined;
-    if (
-      this.#lastDir !== null && cut - relFrom === this.#lastDir.length &&
-      text.startsWith(this.#lastDir, relFrom)
-    ) fd = this.#lastFd;
-    else {
-      const dir = text.slice(relFrom, cut);
-      fd = this.#dirs.get(dir);
-      if (fd === undefined) {
-        fd = l.open(cString(join(this.root, dir)), O_PATH_DIR, 0);
-        this.#dirs.set(dir, fd);
+    let fd = -1;
+    if (l && cut > relFrom) {
+      // Consecutive files of a pool list mostly share their folder: compare before cutting it out.
+      const last = this.#lastDir;
+      if (last !== null && cut - relFrom === last.length && text.startsWith(last, relFrom)) {
+        fd = this.#lastFd;
+      } else {
+        this.#lastDir = text.slice(relFrom, cut);
+        fd = this.#lastFd = this.#handle(l, this.#lastDir);
       }
-      this.#lastDir = dir;
-      this.#lastFd = fd;
     }
-    if (fd < 0 || !asciiInto(text, cut + 1, relTo)) {
+    if (!l || fd < 0 || !asciiInto(text, cut + 1, relTo)) {
       const sig = this.stat(text.slice(relFrom, relTo))?.sig;
       return sig !== undefined && sig.length === sigTo - sigFrom && text.startsWith(sig, sigFrom);
     }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { crc32, joinXzBlocks, splitXzBlocks, xzCompressChunks } from "../../apt/xz_blocks.ts";
-import { liblzmaBlock, liblzmaBlocks, loadLiblzma, toolHeader } from "../../apt/xz_ffi.ts";
+import { liblzmaBlock, liblzmaBlocks, toolHeader } from "../../apt/xz_ffi.ts";
+import { loadLiblzma } from "../../engine/liblzma.ts";
 
 const enc = new TextEncoder();
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type DigestAlgorithm, loadLibcrypto } from "../../engine/libcrypto.ts";
-import { fileSha256, hashBytes, hashBytesOffThread } from "../../apt/file_hashes.ts";
+import { hashBytes, hashBytesOffThread } from "../../apt/file_hashes.ts";
+import { hashFile } from "../../engine/hash.ts";
 import { makeTmp, removeTree } from "../rig/workspace.ts";
 
 const ALGORITHMS: DigestAlgorithm[] = ["md5", "sha256", "sha512"];
@@ -42,14 +43,18 @@ Deno.test("hashBytesOffThread() gives hashBytes()'s size and digests when severa
   }
 });
 
-Deno.test("fileSha256() gives node:crypto's SHA-256 when the file is small or larger than a read", async () => {
+Deno.test("hashFile() gives node:crypto's SHA-256 when the file is small or larger than a read", async () => {
   const dir = await makeTmp("file-sha256-");
   try {
     for (const size of [0, 5_000, 4 * 1024 * 1024 + 3]) {
       const bytes = new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff);
       const path = `${dir}/f${size}`;
       Deno.writeFileSync(path, bytes);
-      assert.equal(fileSha256(path), createHash("sha256").update(bytes).digest("hex"), `${size}`);
+      assert.equal(
+        (await hashFile(path)).digest,
+        createHash("sha256").update(bytes).digest("hex"),
+        `${size}`,
+      );
     }
   } finally {
     await removeTree(dir);
