@@ -9,7 +9,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import { sameBytes } from "../engine/bytes.ts";
 import { replaceFileAtomic } from "../engine/durable.ts";
 import { statFile } from "../engine/stat.ts";
 import { dirname, join } from "../engine/path.ts";
@@ -154,7 +154,7 @@ export function holds(path: string, bytes: Uint8Array | string, known?: Uint8Arr
     const st = Deno.statSync(path);
     if (st.size !== want.length) return false;
     const have = known && known.length === st.size ? known : Deno.readFileSync(path);
-    return Buffer.from(have.buffer, have.byteOffset, have.length).equals(want);
+    return sameBytes(have, want);
   } catch {
     return false;
   }

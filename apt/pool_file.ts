@@ -68,7 +68,7 @@ export async function readDebFactsMany(
           hashes = hashBytes(bytes);
           member = controlMember(bytes, d.name);
         } else {
-          hashes = hashFileStreaming(d.path);
+          hashes = await hashFileStreaming(d.path);
           const head = await readDebHead(d.path);
           member = "reason" in head ? head : controlMember(head, d.name);
         }

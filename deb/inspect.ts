@@ -13,8 +13,8 @@
  * @module
  */
 
+import { gunzip } from "../engine/libz.ts";
 import { XzBatch, xzBatchSize, xzDecode } from "./xz_decode.ts";
-import { gunzipSync } from "node:zlib";
 import { loadLiblzma } from "../engine/liblzma.ts";
 import { type Failure, failure } from "../engine/failure.ts";
 
@@ -162,7 +162,7 @@ export class ControlReader {
       try {
         tar = decoded.get(m) ??
           (m.kind === "gz"
-            ? gunzipSync(m.data)
+            ? await gunzip(m.data)
             : m.kind === "xz"
             ? await xzDecode(m.data)
             : m.kind === "zst"

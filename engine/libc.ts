@@ -1,7 +1,8 @@
 /**
  * The few libc calls Deno does not expose, through FFI: `statx` (nanosecond timestamps),
  * `syncfs` (one flush for a batch of cache writes) and `flock` without blocking (to say "waiting
- * for another kiln" instead of hanging silently). `null` where FFI or libc is unavailable
+ * for another kiln" instead of hanging silently), and `memcmp` (comparing large byte arrays
+ * without loading Node's `Buffer`). `null` where FFI or libc is unavailable
  * (macOS, or no `--allow-ffi`); callers fall back to plain Deno APIs.
  *
  * @module
@@ -15,6 +16,7 @@ export interface Libc {
   close(fd: number): number;
   flock(fd: number, op: number): number;
   flockWait(fd: number, op: number): Promise<number>;
+  memcmp(a: Uint8Array, b: Uint8Array, n: number): number;
 }
 
 let libc: Libc | null | undefined;
@@ -33,6 +35,7 @@ export function loadLibc(): Libc | null {
         close: { parameters: ["i32"], result: "i32" },
         flock: { parameters: ["i32", "i32"], result: "i32" },
         flockWait: { name: "flock", parameters: ["i32", "i32"], result: "i32", nonblocking: true },
+        memcmp: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
       });
       libc = lib.symbols as unknown as Libc;
       break;

@@ -4,7 +4,7 @@
  * decided once (see `key_source.ts`). The armored secret is never kept as text here, so it cannot
  * end up in a log line, a task parameter or a cache entry by accident.
  *
- * Keys are read by kiln's own reader (`native_key.ts`, node:crypto) when it can, which is every
+ * Keys are read by kiln's own reader (`native_key.ts`, WebCrypto) when it can, which is every
  * key `kiln keys generate` or a default GnuPG makes; openpgp.js (about 100 ms to load in a cold
  * process) reads the others and is loaded only then.
  *
@@ -59,7 +59,7 @@ export async function readSigningKey(
   name: string,
   passphrase?: string,
 ): Promise<SigningKey | Failure> {
-  const native = readNativeKey(armored, passphrase);
+  const native = await readNativeKey(armored, passphrase);
   if ("wrongPassphrase" in native) return wrongPassphrase(name);
   if (!("unsupported" in native)) {
     return {

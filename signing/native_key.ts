@@ -1,5 +1,5 @@
 /**
- * Reads an armored OpenPGP private key with node:crypto alone, for the keys release signing
+ * Reads an armored OpenPGP private key with WebCrypto, not openpgp.js, for the keys release signing
  * uses: a v4 Ed25519 (legacy EdDSA or RFC 9580 Ed25519) or RSA primary key that signs itself,
  * unprotected or protected by an AES S2K passphrase, as `kiln keys generate`, GnuPG and
  * openpgp.js make them. Anything else (a separate signing subkey, revocations, expiry passed,
@@ -8,13 +8,13 @@
  * key this one accepts, because it accepts only what openpgp.js would sign with the same way.
  *
  * The primary user's self-certification is verified, and the secret key is checked against the
- * public one, so a damaged key is never used to sign.
+ * public one, so a damaged key is never used to sign. node:crypto (about 15 ms to start in a
+ * cold process) is loaded only to unlock a key protected by a passphrase (`s2k.ts`) or to check
+ * a certification made with a hash WebCrypto lacks (SHA-224).
  *
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import {
   concatBytes,
   dearmor,
@@ -27,6 +27,7 @@ import {
 } from "./packets.ts";
 import {
   ALGO,
+  digest,
   HASHES,
   leftPad,
   type PacketSigningKey,
@@ -66,10 +67,6 @@ interface PublicPart {
   /** Length of the public fields: the packet body of the public key. */
   readonly end: number;
 }
-
-const buf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length);
-const hex = (b: Uint8Array) => buf(b).toString("hex");
-const b64url = (b: Uint8Array) => buf(b).toString("base64url");
 
 /** Where the public fields of a v4 key packet end, for every algorithm a key may hold. */
 function publicPart(body: Uint8Array): PublicPart | string {
@@ -122,83 +119,62 @@ function publicPart(body: Uint8Array): PublicPart | string {
 function issuedBy(sig: SignatureInfo, fpr: Uint8Array): boolean {
   const all = [...sig.hashed, ...sig.unhashed];
   const f = all.find((s) => s.type === 33);
-  if (f) return hex(f.data.subarray(1)) === hex(fpr);
+  if (f) return f.data.subarray(1).toHex() === fpr.toHex();
   const id = all.find((s) => s.type === 16);
-  return !id || hex(id.data) === hex(fpr.subarray(12));
+  return !id || id.data.toHex() === fpr.subarray(12).toHex();
 }
 
 const created = (sig: SignatureInfo) => subpacketU32(sig.hashed.find((s) => s.type === 2)) ?? 0;
 const flag = (sig: SignatureInfo, type: number) => sig.hashed.find((s) => s.type === type);
 
-/** The public key as node:crypto's KeyObject, from the packet's public fields. */
-function publicKeyObject(body: Uint8Array, algorithm: number): KeyObject | string {
+/** `b` in base64url, as JWK fields are written. */
+const base64url = (b: Uint8Array) => b.toBase64({ alphabet: "base64url", omitPadding: true });
+
+/** The public key as a JWK (what WebCrypto imports), from the packet's public fields. */
+function publicJwk(body: Uint8Array, algorithm: number): JsonWebKey | string {
   if (algorithm === ALGO.ed25519) {
-    return createPublicKey({
-      key: { kty: "OKP", crv: "Ed25519", x: b64url(body.subarray(6, 38)) },
-      format: "jwk",
-    });
+    return { kty: "OKP", crv: "Ed25519", x: base64url(body.subarray(6, 38)) };
   }
   if (algorithm === ALGO.eddsaLegacy) {
     const oid = body.subarray(7, 7 + body[6]);
-    if (hex(oid) !== ED25519_OID) return "an EdDSA curve other than Ed25519";
+    if (oid.toHex() !== ED25519_OID) return "an EdDSA curve other than Ed25519";
     const point = readMpi(body, 7 + body[6]).value;
     if (point.length !== 33 || point[0] !== 0x40) return "an unusual Ed25519 point encoding";
-    return createPublicKey({
-      key: { kty: "OKP", crv: "Ed25519", x: b64url(point.subarray(1)) },
-      format: "jwk",
-    });
+    return { kty: "OKP", crv: "Ed25519", x: base64url(point.subarray(1)) };
   }
   const n = readMpi(body, 6);
   const e = readMpi(body, n.next);
-  return createPublicKey({
-    key: { kty: "RSA", n: b64url(n.value), e: b64url(e.value) },
-    format: "jwk",
-  });
+  return { kty: "RSA", n: base64url(n.value), e: base64url(e.value) };
 }
 
-const big = (b: Uint8Array) => BigInt(`0x0${hex(b)}`);
+const big = (b: Uint8Array) => BigInt(`0x0${b.toHex()}`);
 const bytesOf = (n: bigint) => {
   const h = n.toString(16);
-  return Buffer.from(h.length % 2 ? `0${h}` : h, "hex");
+  return Uint8Array.fromHex(h.length % 2 ? `0${h}` : h);
 };
+const MISMATCH = "a secret key that does not match its public key";
+const PROBE = new TextEncoder().encode("kiln: does the secret key match its public key?");
 
-/** The private KeyObject from the decrypted secret fields, checked against the public key. */
-function privateKeyObject(
+/**
+ * The private CryptoKey from the decrypted secret fields, checked against the public key. An
+ * Ed25519 secret is checked by signing with it and verifying with the public key: WebCrypto
+ * takes the public point alongside the secret without comparing them, and derives none.
+ */
+async function privateKey(
   body: Uint8Array,
   algorithm: number,
   fields: Uint8Array,
-  publicKey: KeyObject,
-): KeyObject | string {
+  publicKey: JsonWebKey,
+): Promise<CryptoKey | string> {
   if (algorithm === ALGO.ed25519 || algorithm === ALGO.eddsaLegacy) {
     const seed = algorithm === ALGO.ed25519
       ? fields.subarray(0, 32)
       : leftPad(readMpi(fields, 0).value, 32);
-    const der = concatBytes([
-      [
-        0x30,
-        0x2e,
-        0x02,
-        0x01,
-        0x00,
-        0x30,
-        0x05,
-        0x06,
-        0x03,
-        0x2b,
-        0x65,
-        0x70,
-        0x04,
-        0x22,
-        0x04,
-        0x20,
-      ],
-      seed,
-    ]);
-    const key = createPrivateKey({ key: der as unknown as Buffer, format: "der", type: "pkcs8" });
-    const derived = createPublicKey(key).export({ format: "jwk" }).x;
-    return derived === publicKey.export({ format: "jwk" }).x
-      ? key
-      : "a secret key that does not match its public key";
+    const jwk = { ...publicKey, d: base64url(seed) };
+    const key = await crypto.subtle.importKey("jwk", jwk, "Ed25519", false, ["sign"]);
+    const pub = await crypto.subtle.importKey("jwk", publicKey, "Ed25519", false, ["verify"]);
+    const probe = await crypto.subtle.sign("Ed25519", key, PROBE);
+    return await crypto.subtle.verify("Ed25519", pub, probe, PROBE) ? key : MISMATCH;
   }
   const n = readMpi(body, 6);
   const e = readMpi(body, n.next);
@@ -207,24 +183,21 @@ function privateKeyObject(
   const q = readMpi(fields, p.next);
   const u = readMpi(fields, q.next);
   const [N, E, D, P, Q] = [n, e, d, p, q].map((m) => big(m.value));
-  if (P * Q !== N || (D * E) % (P - 1n) !== 1n || (D * E) % (Q - 1n) !== 1n) {
-    return "a secret key that does not match its public key";
-  }
+  if (P * Q !== N || (D * E) % (P - 1n) !== 1n || (D * E) % (Q - 1n) !== 1n) return MISMATCH;
   // OpenPGP stores p < q and u = p^-1 mod q: JWK's first prime is OpenPGP's q, so qi is u.
-  return createPrivateKey({
-    key: {
-      kty: "RSA",
-      n: b64url(n.value),
-      e: b64url(e.value),
-      d: b64url(d.value),
-      p: b64url(q.value),
-      q: b64url(p.value),
-      dp: b64url(bytesOf(D % (Q - 1n))),
-      dq: b64url(bytesOf(D % (P - 1n))),
-      qi: b64url(u.value),
-    },
-    format: "jwk",
-  });
+  const jwk = {
+    kty: "RSA",
+    n: base64url(n.value),
+    e: base64url(e.value),
+    d: base64url(d.value),
+    p: base64url(q.value),
+    q: base64url(p.value),
+    dp: base64url(bytesOf(D % (Q - 1n))),
+    dq: base64url(bytesOf(D % (P - 1n))),
+    qi: base64url(u.value),
+  };
+  const algo = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-512" }; // what signaturePacket uses
+  return await crypto.subtle.importKey("jwk", jwk, algo, false, ["sign"]);
 }
 
 /** The length of the secret fields of `algorithm`, from their start. */
@@ -241,27 +214,31 @@ function secretFieldsEnd(fields: Uint8Array, algorithm: number): number {
  *
  * @example
  * ```ts
- * const k = readNativeKey(Deno.readTextFileSync("release.key.asc"));
- * if ("fingerprint" in k) console.log(nativeDetached(k, "hello\n"));
+ * const k = await readNativeKey(Deno.readTextFileSync("release.key.asc"));
+ * if ("fingerprint" in k) console.log(await nativeDetached(k, "hello\n"));
  * ```
  */
-export function readNativeKey(
+export async function readNativeKey(
   armored: string,
   passphrase?: string,
   now = new Date(),
-): NativeKeyResult {
+): Promise<NativeKeyResult> {
   try {
-    return read(armored, passphrase, now);
+    return await read(armored, passphrase, now);
   } catch (e) {
     if (e instanceof PacketError || e instanceof TypeError || e instanceof RangeError) {
       return { unsupported: e.message };
     }
-    // node:crypto's refusals of malformed key material are ordinary errors, not bugs of ours.
+    // WebCrypto's refusals of malformed key material (DOMException) are not bugs of ours.
     return { unsupported: e instanceof Error ? e.message : String(e) };
   }
 }
 
-function read(armored: string, passphrase: string | undefined, now: Date): NativeKeyResult {
+async function read(
+  armored: string,
+  passphrase: string | undefined,
+  now: Date,
+): Promise<NativeKeyResult> {
   const bytes = dearmor(armored, "PGP PRIVATE KEY BLOCK");
   if (!bytes) return { unsupported: "no armored private key block" };
   const packets = readPackets(bytes).filter((p) => p.tag !== 12 && p.tag !== 10); // trust, marker
@@ -275,8 +252,8 @@ function read(armored: string, passphrase: string | undefined, now: Date): Nativ
   }
   const pubBody = primary.body.subarray(0, pub.end);
   const keyPrefix = concatBytes([[0x99, pubBody.length >> 8, pubBody.length & 0xff], pubBody]);
-  const fingerprintBytes = new Uint8Array(createHash("sha1").update(keyPrefix).digest());
-  const publicKey = publicKeyObject(primary.body, algorithm);
+  const fingerprintBytes = await digest(2, keyPrefix); // SHA-1, as v4 fingerprints are
+  const publicKey = publicJwk(primary.body, algorithm);
   if (typeof publicKey === "string") return { unsupported: publicKey };
 
   // Walk the rest: user IDs with their certifications, subkeys with their bindings.
@@ -348,7 +325,7 @@ function read(armored: string, passphrase: string | undefined, now: Date): Nativ
     return { unsupported: "a key or self-certification dated in the future" };
   }
   const userPrefix = concatBytes([[0xb4, ...u32(chosen.u.id.length)], chosen.u.id]);
-  if (!verifySignature(cert, concatBytes([keyPrefix, userPrefix]), publicKey)) {
+  if (!(await verifySignature(cert, concatBytes([keyPrefix, userPrefix]), publicKey))) {
     return { unsupported: "a self-certification that does not verify" };
   }
   const lifetime = subpacketU32(flag(cert, 9)) ?? 0;
@@ -356,7 +333,7 @@ function read(armored: string, passphrase: string | undefined, now: Date): Nativ
   if (expires && expires <= now) return { unsupported: "an expired key" };
 
   // The secret fields: unlock, check their sum, and check them against the public key.
-  const unlocked = unlockSecret(primary.body.subarray(pub.end), passphrase);
+  const unlocked = await unlockSecret(primary.body.subarray(pub.end), passphrase);
   if ("unsupported" in unlocked) return unlocked;
   if ("wrongPassphrase" in unlocked) return unlocked;
   const fieldsEnd = secretFieldsEnd(unlocked.plain, algorithm);
@@ -366,8 +343,8 @@ function read(armored: string, passphrase: string | undefined, now: Date): Nativ
   if (stored.length === 2 && (sum[0] !== stored[0] || sum[1] !== stored[1])) {
     return { unsupported: "a secret key whose checksum fails" };
   }
-  const privateKey = privateKeyObject(primary.body, algorithm, fields, publicKey);
-  if (typeof privateKey === "string") return { unsupported: privateKey };
+  const secret = await privateKey(primary.body, algorithm, fields, publicKey);
+  if (typeof secret === "string") return { unsupported: secret };
   const rsaBits = algorithm === ALGO.rsa || algorithm === ALGO.rsaSign
     ? ((primary.body[6] << 8) | primary.body[7])
     : null;
@@ -375,8 +352,8 @@ function read(armored: string, passphrase: string | undefined, now: Date): Nativ
   return {
     algorithm,
     fingerprintBytes,
-    fingerprint: hex(fingerprintBytes).toUpperCase(),
-    privateKey,
+    fingerprint: fingerprintBytes.toHex().toUpperCase(),
+    privateKey: secret,
     created: new Date(pub.created * 1000),
     expires,
     userId: new TextDecoder().decode(chosen.u.id),

@@ -1,15 +1,15 @@
 /**
- * OpenPGP v4 signatures made with node:crypto: what `InRelease`, `Release.gpg` and
+ * OpenPGP v4 signatures made with WebCrypto: what `InRelease`, `Release.gpg` and
  * `SHA256SUMS.asc` need, without loading openpgp.js (about 100 ms of a cold process, on a core
- * xz wants). The packets are what openpgp.js writes for the same key: SHA-512, hashed creation
- * time (critical), a salt notation (openpgp.js's guard against fault attacks on deterministic
- * EdDSA) and the issuer fingerprint, and the issuer key ID unhashed. Checked by gpgv and
- * openpgp.js in `test/unit/signing_native_test.ts`.
+ * xz wants) or node:crypto (about 15 ms of Node compatibility start-up, which an APT publish
+ * would pay for nothing). The packets are what openpgp.js writes for the same key: SHA-512,
+ * hashed creation time (critical), a salt notation (openpgp.js's guard against fault attacks on
+ * deterministic EdDSA) and the issuer fingerprint, and the issuer key ID unhashed. Checked by gpgv
+ * and openpgp.js in `test/unit/signing_native_test.ts`.
  *
  * @module
  */
 
-import { createHash, type KeyObject, randomBytes, sign, verify } from "node:crypto";
 import {
   armor,
   concatBytes,
@@ -27,7 +27,7 @@ import {
 /** OpenPGP public-key algorithm IDs kiln signs with natively. */
 export const ALGO = { rsa: 1, rsaSign: 3, eddsaLegacy: 22, ed25519: 27 } as const;
 
-/** OpenPGP hash algorithm IDs and node:crypto's names for them. */
+/** OpenPGP hash algorithm IDs and their names (node:crypto's, and in kiln's messages). */
 export const HASHES: ReadonlyMap<number, string> = new Map([
   [1, "md5"],
   [2, "sha1"],
@@ -37,14 +37,42 @@ export const HASHES: ReadonlyMap<number, string> = new Map([
   [10, "sha512"],
   [11, "sha224"],
 ]);
+
+/** The hashes WebCrypto has; the others (MD5, RIPEMD-160, SHA-224) are node:crypto's alone. */
+const SUBTLE_HASHES: ReadonlyMap<number, string> = new Map([
+  [2, "SHA-1"],
+  [8, "SHA-256"],
+  [9, "SHA-384"],
+  [10, "SHA-512"],
+]);
 const SHA512 = 10;
 const SALT_NOTATION = new TextEncoder().encode("salt@notations.openpgpjs.org");
+const RSA_PKCS1 = "RSASSA-PKCS1-v1_5";
 
-/** What a signer needs of its key: the v4 identity and node:crypto's private key. */
+/**
+ * What a signer needs of its key: the v4 identity and WebCrypto's private key (Ed25519, or RSA
+ * bound to SHA-512, the hash every signature here uses).
+ */
 export interface PacketSigningKey {
   readonly algorithm: number;
   readonly fingerprintBytes: Uint8Array;
-  readonly privateKey: KeyObject;
+  readonly privateKey: CryptoKey;
+}
+
+/** WebCrypto's types take arrays over an ArrayBuffer (not shared memory): all arrays here are. */
+const own = (b: Uint8Array) => b as Uint8Array<ArrayBuffer>;
+
+/**
+ * The OpenPGP hash `hash` of `data`, with WebCrypto; node:crypto is loaded (once, lazily) only
+ * for the hashes WebCrypto lacks, which only old self-certifications use.
+ */
+export async function digest(hash: number, data: Uint8Array): Promise<Uint8Array> {
+  const subtle = SUBTLE_HASHES.get(hash);
+  if (subtle) return new Uint8Array(await crypto.subtle.digest(subtle, own(data)));
+  const name = HASHES.get(hash);
+  if (!name) throw new PacketError(`hash algorithm ${hash}`);
+  const { createHash } = await import("node:crypto");
+  return new Uint8Array(createHash(name).update(data).digest());
 }
 
 /** A parsed v4 signature packet. */
@@ -105,27 +133,50 @@ function trailer(signedPart: Uint8Array): number[] {
   return [4, 0xff, ...u32(signedPart.length)];
 }
 
+/** The length of an RSA JWK's modulus in bytes, its leading zeros (if any) not counted. */
+function modulusBytes(jwk: JsonWebKey): number {
+  const n = Uint8Array.fromBase64(jwk.n ?? "", { alphabet: "base64url" });
+  let i = 0;
+  while (i < n.length && n[i] === 0) i++;
+  return n.length - i;
+}
+
 /**
- * Whether `sig` is a valid signature by `publicKey` over `prefix` (what precedes the signature's
- * own fields in the hash: the data, or a key and user ID for a certification).
+ * Whether `sig` is a valid signature by `publicKey` (its JWK: RSA or Ed25519) over `prefix` (what
+ * precedes the signature's own fields in the hash: the data, or a key and user ID for a
+ * certification). A JWK rather than a key, because WebCrypto binds an RSA key to one hash.
  */
-export function verifySignature(
+export async function verifySignature(
   sig: SignatureInfo,
   prefix: Uint8Array,
-  publicKey: KeyObject,
-): boolean {
+  publicKey: JsonWebKey,
+): Promise<boolean> {
   const name = HASHES.get(sig.hash);
   if (!name) return false;
   const input = concatBytes([prefix, sig.signedPart, trailer(sig.signedPart)]);
-  const digest = createHash(name).update(input).digest();
-  if (digest[0] !== sig.left16[0] || digest[1] !== sig.left16[1]) return false;
+  const hashed = await digest(sig.hash, input);
+  if (hashed[0] !== sig.left16[0] || hashed[1] !== sig.left16[1]) return false;
   try {
     if (sig.algorithm === ALGO.eddsaLegacy || sig.algorithm === ALGO.ed25519) {
-      return verify(null, digest, publicKey, sig.value);
+      const key = await crypto.subtle.importKey("jwk", publicKey, "Ed25519", false, ["verify"]);
+      return await crypto.subtle.verify("Ed25519", key, own(sig.value), own(hashed));
     }
     // The MPI dropped any leading zero bytes, which PKCS #1 wants back: as long as the modulus.
-    const bytes = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
-    return verify(name, input, publicKey, leftPad(sig.value, bytes));
+    const value = leftPad(sig.value, modulusBytes(publicKey));
+    const subtle = SUBTLE_HASHES.get(sig.hash);
+    if (!subtle) { // SHA-224 (MD5 and RIPEMD-160 are refused before): node:crypto has it
+      const { createPublicKey, verify } = await import("node:crypto");
+      const { n, e } = publicKey;
+      return verify(
+        name,
+        input,
+        createPublicKey({ key: { kty: "RSA", n, e }, format: "jwk" }),
+        value,
+      );
+    }
+    const algorithm = { name: RSA_PKCS1, hash: subtle };
+    const key = await crypto.subtle.importKey("jwk", publicKey, algorithm, false, ["verify"]);
+    return await crypto.subtle.verify(RSA_PKCS1, key, own(value), own(input));
   } catch {
     return false;
   }
@@ -135,13 +186,13 @@ export function verifySignature(
  * A v4 signature packet (whole, header included) over `data` by `key`: type `0x00` signs the
  * bytes, `0x01` the canonical text (the caller passes it with CRLF line ends).
  */
-export function signaturePacket(
+export async function signaturePacket(
   key: PacketSigningKey,
   data: Uint8Array,
   type: 0x00 | 0x01,
   created: Date = new Date(),
-): Uint8Array {
-  const salt = randomBytes(32);
+): Promise<Uint8Array> {
+  const salt = crypto.getRandomValues(new Uint8Array(32));
   const notation = [0, 0, 0, 0, 0, SALT_NOTATION.length, 0, salt.length, ...SALT_NOTATION, ...salt];
   const hashedArea = [
     ...subpacket(2, u32(Math.floor(created.getTime() / 1000)), true),
@@ -158,14 +209,17 @@ export function signaturePacket(
     ...hashedArea,
   ]);
   const input = concatBytes([data, signedPart, trailer(signedPart)]);
-  const digest = createHash("sha512").update(input).digest();
+  const hashed = await digest(SHA512, input);
+  // EdDSA signs the digest (as OpenPGP has it), RSA the input (PKCS #1 hashes it with SHA-512).
   let value: Uint8Array;
-  if (key.algorithm === ALGO.eddsaLegacy) {
-    const s = sign(null, digest, key.privateKey);
-    value = concatBytes([mpi(s.subarray(0, 32)), mpi(s.subarray(32))]);
-  } else if (key.algorithm === ALGO.ed25519) {
-    value = sign(null, digest, key.privateKey);
-  } else value = mpi(sign("sha512", input, key.privateKey));
+  if (key.algorithm === ALGO.eddsaLegacy || key.algorithm === ALGO.ed25519) {
+    const s = new Uint8Array(await crypto.subtle.sign("Ed25519", key.privateKey, own(hashed)));
+    value = key.algorithm === ALGO.ed25519
+      ? s
+      : concatBytes([mpi(s.subarray(0, 32)), mpi(s.subarray(32))]);
+  } else {
+    value = mpi(new Uint8Array(await crypto.subtle.sign(RSA_PKCS1, key.privateKey, own(input))));
+  }
   const unhashedArea = subpacket(16, key.fingerprintBytes.subarray(12));
   return writePacket(
     2,
@@ -173,7 +227,7 @@ export function signaturePacket(
       signedPart,
       [unhashedArea.length >> 8, unhashedArea.length & 0xff],
       unhashedArea,
-      digest.subarray(0, 2),
+      hashed.subarray(0, 2),
       value,
     ]),
   );
@@ -188,18 +242,21 @@ export function canonicalText(text: string): string {
 }
 
 /** A detached, armored signature of the exact bytes of `data`. */
-export function nativeDetached(key: PacketSigningKey, data: Uint8Array | string): string {
+export async function nativeDetached(
+  key: PacketSigningKey,
+  data: Uint8Array | string,
+): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  return armor("PGP SIGNATURE", signaturePacket(key, bytes, 0x00));
+  return armor("PGP SIGNATURE", await signaturePacket(key, bytes, 0x00));
 }
 
 /**
  * `text` clearsigned, with LF line ends and a blank line before the signature when `text` ends
  * with a line end (openpgp.js's layout: the signed text keeps its final line end).
  */
-export function nativeClearsign(key: PacketSigningKey, text: string): string {
+export async function nativeClearsign(key: PacketSigningKey, text: string): Promise<string> {
   const canonical = canonicalText(text);
-  const packet = signaturePacket(key, new TextEncoder().encode(canonical), 0x01);
+  const packet = await signaturePacket(key, new TextEncoder().encode(canonical), 0x01);
   const shown = canonical.split("\r\n").map((l) => (l.startsWith("-") ? `- ${l}` : l)).join("\n");
   return `-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n${shown}\n` +
     armor("PGP SIGNATURE", packet);

@@ -3,13 +3,18 @@
  * specifier turns the passphrase into an AES key, and the secret MPIs are decrypted with it in
  * CFB mode and checked by their SHA-1 (usage 254) or 16-bit sum (255). GnuPG and openpgp.js
  * both protect keys this way (iterated and salted S2K, AES). Argon2 and AEAD protection
- * (RFC 9580) are left to openpgp.js: {@link unlockSecret} returns `null` for them.
+ * (RFC 9580) are left to openpgp.js: {@link unlockSecret} returns `{ unsupported }` for them.
+ *
+ * WebCrypto has neither AES-ECB nor incremental hashing (GnuPG's S2K counts run to tens of
+ * megabytes), so this is node:crypto's, loaded only when a key is protected: an unprotected key
+ * is read and used without Node compatibility's start-up cost.
  *
  * @module
  */
 
-import { createCipheriv, createHash } from "node:crypto";
 import { concatBytes } from "./packets.ts";
+
+type NodeCrypto = typeof import("node:crypto");
 
 /** AES in ECB mode: Deno's node:crypto has no CFB, which {@link cfbDecrypt} builds from it. */
 const CIPHERS = new Map<number, { name: string; keyLen: number }>([
@@ -32,6 +37,7 @@ export type Unlocked =
   | { readonly wrongPassphrase: true };
 
 function deriveKey(
+  { createHash }: NodeCrypto,
   hash: string,
   keyLen: number,
   salt: Uint8Array,
@@ -68,7 +74,10 @@ function deriveKey(
  * Decrypts the secret fields that follow the public ones in a secret key packet (`secret`
  * starts at its S2K usage octet). Usage 0 (not protected) passes the fields through.
  */
-export function unlockSecret(secret: Uint8Array, passphrase: string | undefined): Unlocked {
+export async function unlockSecret(
+  secret: Uint8Array,
+  passphrase: string | undefined,
+): Promise<Unlocked> {
   const usage = secret[0];
   if (usage === 0) return { plain: secret.subarray(1) };
   if (usage !== 254 && usage !== 255) return { unsupported: `S2K usage ${usage}` };
@@ -90,12 +99,14 @@ export function unlockSecret(secret: Uint8Array, passphrase: string | undefined)
     count = (16 + (c & 15)) << ((c >> 4) + 6);
   }
   const iv = secret.subarray(o, o + 16);
-  const key = deriveKey(hash, cipher.keyLen, salt, new TextEncoder().encode(passphrase), count);
-  const plain = cfbDecrypt(cipher.name, key, iv, secret.subarray(o + 16));
+  const node = await import("node:crypto");
+  const passBytes = new TextEncoder().encode(passphrase);
+  const key = deriveKey(node, hash, cipher.keyLen, salt, passBytes, count);
+  const plain = cfbDecrypt(node, cipher.name, key, iv, secret.subarray(o + 16));
   if (usage === 254) {
     if (plain.length < 20) return { wrongPassphrase: true };
     const body = plain.subarray(0, plain.length - 20);
-    const sha1 = createHash("sha1").update(body).digest();
+    const sha1 = node.createHash("sha1").update(body).digest();
     if (!sha1.equals(plain.subarray(plain.length - 20))) return { wrongPassphrase: true };
     return { plain: concatBytes([body, checksum16(body)]) };
   }
@@ -111,7 +122,13 @@ export function unlockSecret(secret: Uint8Array, passphrase: string | undefined)
  * keys do not use): each plaintext block is the ciphertext block XOR the encryption of the
  * previous ciphertext block (the IV first), so the whole key stream is one ECB pass.
  */
-function cfbDecrypt(ecb: string, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+function cfbDecrypt(
+  { createCipheriv }: NodeCrypto,
+  ecb: string,
+  key: Uint8Array,
+  iv: Uint8Array,
+  data: Uint8Array,
+): Uint8Array {
   const blocks = Math.ceil(data.length / 16);
   const feed = new Uint8Array(blocks * 16);
   feed.set(iv);

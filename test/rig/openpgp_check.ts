@@ -17,7 +17,8 @@ export async function assertOpenpgpVerifies(
   text: string,
 ): Promise<void> {
   const binary = new TextEncoder().encode(text);
-  const signature = await openpgp.readSignature({ armoredSignature: nativeDetached(key, binary) });
+  const armoredSignature = await nativeDetached(key, binary);
+  const signature = await openpgp.readSignature({ armoredSignature });
   const d = await openpgp.verify({
     message: await openpgp.createMessage({ binary }),
     signature,
@@ -27,7 +28,9 @@ export async function assertOpenpgpVerifies(
   });
   assert.equal(d.signatures[0].keyID.toHex().toUpperCase(), key.fingerprint.slice(-16));
   const c = await openpgp.verify({
-    message: await openpgp.readCleartextMessage({ cleartextMessage: nativeClearsign(key, text) }),
+    message: await openpgp.readCleartextMessage({
+      cleartextMessage: await nativeClearsign(key, text),
+    }),
     verificationKeys,
     expectSigned: true,
   });

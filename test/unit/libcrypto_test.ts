@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type DigestAlgorithm, loadLibcrypto } from "../../engine/libcrypto.ts";
-import { hashBytes, hashBytesOffThread } from "../../apt/file_hashes.ts";
+import {
+  hashBytes,
+  hashBytesOffThread,
+  hashFileStreaming,
+  sha256Hex,
+} from "../../apt/file_hashes.ts";
 import { hashFile } from "../../engine/hash.ts";
 import { makeTmp, removeTree } from "../rig/workspace.ts";
 
@@ -55,6 +60,26 @@ Deno.test("hashFile() gives node:crypto's SHA-256 when the file is small or larg
         createHash("sha256").update(bytes).digest("hex"),
         `${size}`,
       );
+    }
+  } finally {
+    await removeTree(dir);
+  }
+});
+
+Deno.test("sha256Hex() and hashFileStreaming() give node:crypto's digests when given any input", async () => {
+  const dir = await makeTmp("file-hashes-");
+  try {
+    for (const [i, input] of [...inputs(), new Uint8Array(4 * 1024 * 1024 + 5).fill(7)].entries()) {
+      const want = (a: string) => createHash(a).update(input).digest("hex");
+      assert.equal(sha256Hex(input), want("sha256"), `${input.length} bytes`);
+      const path = `${dir}/f${i}`;
+      Deno.writeFileSync(path, input);
+      assert.deepEqual(await hashFileStreaming(path), {
+        size: input.length,
+        md5: want("md5"),
+        sha256: want("sha256"),
+        sha512: want("sha512"),
+      });
     }
   } finally {
     await removeTree(dir);

@@ -82,7 +82,7 @@ Deno.test("readNativeKey() agrees with openpgp.js on fingerprint, user ID and pu
     { g: RSA, passphrase: "rsa words", algorithm: 1, rsaBits: 4096 },
   ];
   for (const { g, passphrase, algorithm, rsaBits } of cases) {
-    const k = readNativeKey(g.privateArmored, passphrase);
+    const k = await readNativeKey(g.privateArmored, passphrase);
     assert.ok("fingerprint" in k, `${g.algorithm}: ${JSON.stringify(k)}`);
     const theirs = await openpgp.readPrivateKey({ armoredKey: g.privateArmored });
     assert.equal(k.fingerprint, theirs.getFingerprint().toUpperCase());
@@ -108,15 +108,15 @@ Deno.test("readNativeKey() unlocks a key openpgp.js protected when the passphras
     });
     const locked = (await openpgp.encryptKey({ privateKey, passphrase: "right" })).armor();
     assert.equal((await openpgp.readPrivateKey({ armoredKey: locked })).isDecrypted(), false);
-    const k = readNativeKey(locked, "right");
+    const k = await readNativeKey(locked, "right");
     assert.ok("fingerprint" in k, `${type}: ${JSON.stringify(k)}`);
     assert.equal(k.fingerprint, privateKey.getFingerprint().toUpperCase());
     assert.equal(k.algorithm, type === "curve25519" ? 27 : 22); // RFC 9580 Ed25519, or legacy
     assert.equal(k.userId, "locked <locked@kiln.invalid>");
     await assertOpenpgpVerifies(privateKey.toPublic(), k, TEXT);
-    assert.deepEqual(readNativeKey(locked, "wrong"), { wrongPassphrase: true });
-    assert.deepEqual(readNativeKey(locked, ""), { wrongPassphrase: true });
-    assert.deepEqual(readNativeKey(locked), { unsupported: "a passphrase is needed" });
+    assert.deepEqual(await readNativeKey(locked, "wrong"), { wrongPassphrase: true });
+    assert.deepEqual(await readNativeKey(locked, ""), { wrongPassphrase: true });
+    assert.deepEqual(await readNativeKey(locked), { unsupported: "a passphrase is needed" });
   }
 });
 
@@ -170,11 +170,11 @@ Deno.test("readNativeKey() unlocks a key when its AES-256 S2K needs two SHA-1 ha
   const theirs = await openpgp.readPrivateKey({ armoredKey: locked });
   assert.equal(theirs.isDecrypted(), false);
   await openpgp.decryptKey({ privateKey: theirs, passphrase: "two contexts" }); // throws if wrong
-  const k = readNativeKey(locked, "two contexts");
+  const k = await readNativeKey(locked, "two contexts");
   assert.ok("fingerprint" in k, JSON.stringify(k));
   assert.equal(k.fingerprint, g.fingerprint);
   await assertOpenpgpVerifies(theirs.toPublic(), k, TEXT);
-  assert.deepEqual(readNativeKey(locked, "two context"), { wrongPassphrase: true });
+  assert.deepEqual(await readNativeKey(locked, "two context"), { wrongPassphrase: true });
 });
 
 Deno.test("readSigningKey() fails with signing-key-invalid when a protected key gets a wrong passphrase or none", async () => {
@@ -208,7 +208,7 @@ Deno.test("readSigningKey() falls back to openpgp.js when GnuPG added a signing 
     const armored = (await gpg(home, ["--armor", "--export-secret-keys", primary])).out;
     await Deno.writeFile(`${dir}/ring.gpg`, (await runGpg(home, ["--export", primary])).stdout);
 
-    assert.deepEqual(readNativeKey(armored, PW), { unsupported: "a subkey that may sign" });
+    assert.deepEqual(await readNativeKey(armored, PW), { unsupported: "a subkey that may sign" });
     const key = await readSigningKey(armored, "sub.asc", PW);
     assert.ok(!("reason" in key), "reason" in key ? key.message : "");
     assert.ok(key.key);
@@ -238,15 +238,15 @@ Deno.test("readNativeKey() says unsupported when now is past the key's expiry", 
     const armored = (await gpg(home, ["--armor", "--export-secret-keys", fpr])).out;
     const list = await runGpg(home, ["--with-colons", "--list-keys", fpr]);
     const gpgExpires = Number(list.out.match(/^pub(?::[^:]*){4}:(\d+):(\d+):/m)?.[2]);
-    const k = readNativeKey(armored, PW);
+    const k = await readNativeKey(armored, PW);
     assert.ok("fingerprint" in k, JSON.stringify(k));
     assert.ok(k.expires);
     assert.equal(k.expires.getTime(), gpgExpires * 1000);
     assert.equal(k.expires.getTime() - k.created.getTime(), DAY_MS);
     const before = new Date(k.expires.getTime() - 1000);
-    assert.equal((readNativeKey(armored, PW, before) as NativeKey).fingerprint, fpr);
+    assert.equal((await readNativeKey(armored, PW, before) as NativeKey).fingerprint, fpr);
     const after = new Date(k.expires.getTime() + 1000);
-    assert.deepEqual(readNativeKey(armored, PW, after), { unsupported: "an expired key" });
+    assert.deepEqual(await readNativeKey(armored, PW, after), { unsupported: "an expired key" });
   });
   // A key kiln made three days ago for one day: expired now, and openpgp.js says so too.
   const old = await generateRepositoryKey({
@@ -255,7 +255,7 @@ Deno.test("readNativeKey() says unsupported when now is past the key's expiry", 
     expiresInDays: 1,
     date: new Date(Date.now() - 3 * DAY_MS),
   });
-  assert.deepEqual(readNativeKey(old.privateArmored), { unsupported: "an expired key" });
+  assert.deepEqual(await readNativeKey(old.privateArmored), { unsupported: "an expired key" });
   const viaOpenpgp = await readSigningKey(old.privateArmored, "old.asc");
   assert.ok("reason" in viaOpenpgp);
   assert.match(viaOpenpgp.message, /cannot sign \(Primary key is expired\)/);
@@ -275,11 +275,11 @@ Deno.test("readNativeKey() says unsupported when the secret does not belong to t
     writePacket(5, concatBytes([aPackets[0].body.subarray(0, end), bPrimary.body.subarray(end)])),
     ...aPackets.slice(1).map((p) => writePacket(p.tag, p.body)),
   ]);
-  assert.deepEqual(readNativeKey(armor("PGP PRIVATE KEY BLOCK", spliced)), mismatch);
+  assert.deepEqual(await readNativeKey(armor("PGP PRIVATE KEY BLOCK", spliced)), mismatch);
   // A flipped bit in a's own secret is caught by its checksum first.
   const flipped = dearmor(a.privateArmored, "PGP PRIVATE KEY BLOCK")!;
   readPackets(flipped)[0].body[end + 10] ^= 0x01;
-  assert.deepEqual(readNativeKey(armor("PGP PRIVATE KEY BLOCK", flipped)), {
+  assert.deepEqual(await readNativeKey(armor("PGP PRIVATE KEY BLOCK", flipped)), {
     unsupported: "a secret key whose checksum fails",
   });
 
@@ -292,16 +292,16 @@ Deno.test("readNativeKey() says unsupported when the secret does not belong to t
   const rsaBody = readPackets(bytes)[0].body;
   const rsaEnd = publicEnd(rsaBody);
   assert.equal(rsaBody[rsaEnd], 0); // S2K usage 0: the secret is in the clear
-  assert.equal((readNativeKey(plain.armor()) as NativeKey).fingerprint, RSA.fingerprint);
+  assert.equal((await readNativeKey(plain.armor()) as NativeKey).fingerprint, RSA.fingerprint);
   const d = readMpi(rsaBody, rsaEnd + 1);
   d.value[d.value.length - 1] ^= 0x02;
   rsaBody.set(checksum16(rsaBody.subarray(rsaEnd + 1, rsaBody.length - 2)), rsaBody.length - 2);
-  assert.deepEqual(readNativeKey(armor("PGP PRIVATE KEY BLOCK", bytes)), mismatch);
+  assert.deepEqual(await readNativeKey(armor("PGP PRIVATE KEY BLOCK", bytes)), mismatch);
 });
 
 /** `armored` (unprotected) with its user ID's certification made again without key flags. */
-function flaglessCertified(armored: string): string {
-  const k = readNativeKey(armored) as NativeKey;
+async function flaglessCertified(armored: string): Promise<string> {
+  const k = await readNativeKey(armored) as NativeKey;
   const packets = readPackets(dearmor(armored, "PGP PRIVATE KEY BLOCK")!);
   const pub = packets[0].body.subarray(0, publicEnd(packets[0].body));
   const uid = packets[1].body;
@@ -310,7 +310,7 @@ function flaglessCertified(armored: string): string {
     u32(uid.length),
     uid,
   ]);
-  const cert = signaturePacket(k, signed, 0x13 as 0x01); // type 0x13 is a positive certification
+  const cert = await signaturePacket(k, signed, 0x13 as 0x01); // type 0x13 is a positive certification
   const rest = packets.slice(3).map((p) => writePacket(p.tag, p.body));
   return armor(
     "PGP PRIVATE KEY BLOCK",
@@ -324,9 +324,13 @@ Deno.test("readNativeKey() leaves a key to openpgp.js when openpgp.js would refu
     generateRepositoryKey({ name: "kiln flagless", algorithm: "ed25519" }),
     generateRepositoryKey({ name: "kiln future", algorithm: "ed25519", date: later }),
   ]);
-  assert.ok("fingerprint" in readNativeKey(future.privateArmored, undefined, later));
+  assert.ok("fingerprint" in await readNativeKey(future.privateArmored, undefined, later));
   const refused: [string, string, RegExp][] = [
-    [flaglessCertified(plain.privateArmored), "a primary key not flagged to sign", /key flags/],
+    [
+      await flaglessCertified(plain.privateArmored),
+      "a primary key not flagged to sign",
+      /key flags/,
+    ],
     [future.privateArmored, "a key or self-certification dated in the future", /in the future/],
   ];
   await withGnupg(async (_dir, home) => {
@@ -351,14 +355,14 @@ Deno.test("readNativeKey() leaves a key to openpgp.js when openpgp.js would refu
       [crit, "a critical subpacket kiln does not read", /Unknown critical notation: c@kiln/],
     );
     // RSA over SHA-1 is fine with openpgp.js (apt's sqv is another matter): kiln reads it.
-    const k = readNativeKey(
+    const k = await readNativeKey(
       await made("O <o@kiln.invalid>", "rsa2048", "--cert-digest-algo", "SHA1"),
     );
     assert.ok("fingerprint" in k, JSON.stringify(k));
     assert.deepEqual([k.certHash, k.rsaBits], [2, 2048]);
   });
   for (const [armored, native, theirs] of refused) {
-    assert.deepEqual(readNativeKey(armored), { unsupported: native });
+    assert.deepEqual(await readNativeKey(armored), { unsupported: native });
     const viaOpenpgp = await readSigningKey(armored, "k.asc");
     assert.ok("reason" in viaOpenpgp, native);
     assert.equal(viaOpenpgp.reason, SIGNING_KEY_INVALID);

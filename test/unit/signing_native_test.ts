@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createHash, sign } from "node:crypto";
 import * as openpgp from "openpgp";
 import { generateRepositoryKey } from "../../signing/generate.ts";
 import { readSigningKey } from "../../signing/key.ts";
@@ -49,8 +48,8 @@ const crcLine = (c: number) => `=${btoa(String.fromCharCode(c >> 16, (c >> 8) & 
 async function assertVerifies(dir: string, key: NativeKey): Promise<void> {
   const ring = `${dir}/ring.gpg`;
   await Deno.writeFile(ring, key.publicPackets);
-  const inRelease = nativeClearsign(key, RELEASE);
-  const detached = nativeDetached(key, RELEASE);
+  const inRelease = await nativeClearsign(key, RELEASE);
+  const detached = await nativeDetached(key, RELEASE);
   await Deno.writeTextFile(`${dir}/InRelease`, inRelease);
   await Deno.writeTextFile(`${dir}/Release`, RELEASE);
   await Deno.writeTextFile(`${dir}/Release.gpg`, detached);
@@ -105,7 +104,7 @@ Deno.test("nativeDetached() and nativeClearsign() sign so gpgv and openpgp.js ve
         const pubArmored = await runGpg(home, ["--armor", "--export", fprs[0]]);
         assert.deepEqual(dearmor(pubArmored.out, "PGP PUBLIC KEY BLOCK"), pub.stdout);
 
-        const key = readNativeKey(secret.out, c.pw || undefined);
+        const key = await readNativeKey(secret.out, c.pw || undefined);
         assert.ok("fingerprint" in key, JSON.stringify(key));
         assert.equal(key.fingerprint, fprs[0]);
         assert.equal(key.userId, uid);
@@ -116,8 +115,10 @@ Deno.test("nativeDetached() and nativeClearsign() sign so gpgv and openpgp.js ve
         const fromGpg = await openpgp.readKey({ binaryKey: pub.stdout });
         assert.equal(armor("PGP PUBLIC KEY BLOCK", key.publicPackets), fromGpg.armor());
         if (c.pw) {
-          assert.deepEqual(readNativeKey(secret.out, "not pw"), { wrongPassphrase: true });
-          assert.deepEqual(readNativeKey(secret.out), { unsupported: "a passphrase is needed" });
+          assert.deepEqual(await readNativeKey(secret.out, "not pw"), { wrongPassphrase: true });
+          assert.deepEqual(await readNativeKey(secret.out), {
+            unsupported: "a passphrase is needed",
+          });
         }
         await Deno.mkdir(`${dir}/${i}`);
         await assertVerifies(`${dir}/${i}`, key);
@@ -158,7 +159,7 @@ Deno.test("readNativeKey() picks the user ID openpgp.js picks when GnuPG adds, m
       assert.equal(r.code, 0, r.err);
       const armored: string = (await gpgPw(home, "", ["--armor", "--export-secret-keys", fpr]))
         .out;
-      const k = readNativeKey(armored);
+      const k = await readNativeKey(armored);
       assert.ok("fingerprint" in k, JSON.stringify(k));
       const theirs = await openpgp.readPrivateKey({ armoredKey: armored });
       assert.equal(k.userId, picked, args[0]);
@@ -177,7 +178,7 @@ Deno.test("readNativeKey() reads the newest self-certification when an extended 
     expiresInDays: 1,
     date: new Date(Date.now() - 3 * DAY_MS),
   });
-  assert.deepEqual(readNativeKey(old.privateArmored), { unsupported: "an expired key" });
+  assert.deepEqual(await readNativeKey(old.privateArmored), { unsupported: "an expired key" });
   // Extended by openpgp.js now, never to expire; merged as a keyserver leaves it (both kept).
   const { privateKey } = await openpgp.reformatKey({
     privateKey: await openpgp.readPrivateKey({ armoredKey: old.privateArmored }),
@@ -192,7 +193,7 @@ Deno.test("readNativeKey() reads the newest self-certification when an extended 
   for (const certs of [[oldCert, newCert], [newCert, oldCert]]) {
     const merged = [key, uid, ...certs, ...rest].map((p) => writePacket(p.tag, p.body));
     const armored = armor("PGP PRIVATE KEY BLOCK", concatBytes(merged));
-    const k = readNativeKey(armored);
+    const k = await readNativeKey(armored);
     assert.ok("fingerprint" in k, JSON.stringify(k));
     assert.equal(k.expires, null);
     const theirs = await openpgp.readPrivateKey({ armoredKey: armored });
@@ -211,7 +212,7 @@ Deno.test("nativeClearsign() dash-escapes, drops trailing blanks and keeps LF wh
   const stripped = "Origin: kiln\n-----BEGIN PGP SIGNATURE-----\n- dash\n--\nspaces\ntabs\n\nlast";
   try {
     await Deno.writeFile(ring, publicBinary);
-    const signed = nativeClearsign(native, text);
+    const signed = await nativeClearsign(native, text);
     assert.ok(
       signed.startsWith(
         "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nOrigin: kiln\n" +
@@ -251,13 +252,13 @@ Deno.test("nativeDetached() signs bytes (0x00) and nativeClearsign() text (0x01)
   const home = `${dir}/gnupg`;
   const keyId = fingerprint.slice(-16);
   try {
-    const clear = nativeClearsign(native, RELEASE);
+    const clear = await nativeClearsign(native, RELEASE);
     const textSig = dearmor(
       clear.slice(clear.indexOf("-----BEGIN PGP SIGNATURE")),
       "PGP SIGNATURE",
     );
     assert.ok(textSig);
-    await Deno.writeTextFile(`${dir}/Release.gpg`, nativeDetached(native, RELEASE));
+    await Deno.writeTextFile(`${dir}/Release.gpg`, await nativeDetached(native, RELEASE));
     await Deno.writeTextFile(`${dir}/text.sig`, armor("PGP SIGNATURE", textSig));
     const now = Math.floor(Date.now() / 1000);
     for (const [file, type] of [["Release.gpg", 0x00], ["text.sig", 0x01]] as const) {
@@ -330,7 +331,7 @@ Deno.test("readNativeKey() says unsupported when the armor's CRC line is corrupt
   const g = await generateRepositoryKey({ name: "kiln crc", algorithm: "ed25519" });
   const bad = g.privateArmored.replace(/^=(.)/m, (_, c) => `=${c === "A" ? "B" : "A"}`);
   assert.notEqual(bad, g.privateArmored);
-  assert.deepEqual(readNativeKey(bad), {
+  assert.deepEqual(await readNativeKey(bad), {
     unsupported: "the armored PGP PRIVATE KEY BLOCK fails its CRC-24 check",
   });
   // openpgp.js ignores the CRC, as RFC 9580 asks: the packets are whole, so it reads the key.
@@ -342,12 +343,12 @@ Deno.test("readNativeKey() says unsupported when the armor's CRC line is corrupt
 
 Deno.test("readNativeKey() says unsupported when a byte of the user ID was flipped", async () => {
   const g = await generateRepositoryKey({ name: "kiln damaged", algorithm: "ed25519" });
-  assert.ok("fingerprint" in readNativeKey(g.privateArmored));
+  assert.ok("fingerprint" in await readNativeKey(g.privateArmored));
   const bytes = dearmor(g.privateArmored, "PGP PRIVATE KEY BLOCK")!;
   const uid = readPackets(bytes).find((p) => p.tag === 13)!;
   uid.body[0] ^= 0x01; // "kiln damaged" becomes "jiln damaged" in `bytes`
   const damaged = armor("PGP PRIVATE KEY BLOCK", bytes);
-  assert.deepEqual(readNativeKey(damaged), {
+  assert.deepEqual(await readNativeKey(damaged), {
     unsupported: "a self-certification that does not verify",
   });
   const viaOpenpgp = await readSigningKey(damaged, "damaged.asc");
@@ -363,7 +364,7 @@ Deno.test("readNativeKey() verifies an RSA self-certification when its MPI dropp
     format: "armored",
   });
   const [key, uid, , ...rest] = readPackets(dearmor(privateKey, "PGP PRIVATE KEY BLOCK")!);
-  const k = readNativeKey(privateKey) as NativeKey; // (255 keys in 256 read even unfixed)
+  const k = await readNativeKey(privateKey) as NativeKey; // (255 keys in 256 read even unfixed)
   assert.ok(k.privateKey);
   const pub = key.body.subarray(0, readMpi(key.body, readMpi(key.body, 6).next).next); // n, e
   const signed = concatBytes([
@@ -384,10 +385,13 @@ Deno.test("readNativeKey() verifies an RSA self-certification when its MPI dropp
       ...subpacket(33, [4, ...k.fingerprintBytes]),
     ];
     const signedPart = new Uint8Array([4, 0x13, 1, 10, 0, hashed.length, ...hashed]);
-    const input = concatBytes([signed, signedPart, [4, 0xff, ...u32(signedPart.length)]]);
-    const value = sign("sha512", input, k.privateKey);
+    const trailer = [4, 0xff, ...u32(signedPart.length)];
+    const input = concatBytes([signed, signedPart, trailer]) as Uint8Array<ArrayBuffer>;
+    const value = new Uint8Array(
+      await crypto.subtle.sign("RSASSA-PKCS1-v1_5", k.privateKey, input),
+    );
     if (value[0] !== 0) continue;
-    const left16 = createHash("sha512").update(input).digest().subarray(0, 2);
+    const left16 = new Uint8Array(await crypto.subtle.digest("SHA-512", input)).subarray(0, 2);
     cert = writePacket(2, concatBytes([signedPart, [0, 0], left16, mpi(value)]));
   }
   assert.ok(cert);
@@ -403,7 +407,7 @@ Deno.test("readNativeKey() verifies an RSA self-certification when its MPI dropp
   );
   const theirs = await openpgp.readPrivateKey({ armoredKey: armored });
   await theirs.getSigningKey(); // openpgp.js takes the certification: it is well made
-  const again = readNativeKey(armored);
+  const again = await readNativeKey(armored);
   assert.ok("fingerprint" in again, JSON.stringify(again));
   assert.deepEqual([again.fingerprint, again.userId], [k.fingerprint, "kiln zero"]);
 });
