@@ -201,6 +201,8 @@ function reuse(record: IndexRecord, published: PublishedForms, at: Offsets, i: n
   const c = record.chunks[i];
   return {
     key: c.key,
+    at: i,
+    after: c.after,
     plain: published.plain.subarray(at.plain[i], at.plain[i + 1]),
     gz: published.gz.subarray(at.gz[i], at.gz[i + 1]),
     xz: {

@@ -35,6 +35,8 @@ export interface RecordedChunk {
   /** Its xz block's bytes (padding included), and the size the xz index lists. */
   readonly xz: number;
   readonly unpadded: number;
+  /** The hashes' state after it (see `ChunkInfo.after` in `packages_index.ts`). */
+  readonly after?: string;
   /** Its packages, packed (see {@link packPackages}). */
   readonly list: string;
 }

@@ -18,7 +18,13 @@ import type { Failure } from "../engine/failure.ts";
 import { ChunkStore } from "./index_cache.ts";
 import { hashBytes, hashBytesOffThread, sha256Hex } from "./file_hashes.ts";
 import type { FileHashes } from "./stanza.ts";
-import { joinXzBlocks, type XzBlock, xzCompressChunks } from "./xz_blocks.ts";
+import { hashPieces, STATE_SIZE } from "./resumable_hashes.ts";
+import {
+  joinXzBlocks,
+  XZ_STREAM_HEADER_SIZE,
+  type XzBlock,
+  xzCompressChunks,
+} from "./xz_blocks.ts";
 import { loadLiblzma } from "../engine/liblzma.ts";
 import { liblzmaBlocks } from "./xz_ffi.ts";
 
@@ -51,6 +57,10 @@ export interface ReusedChunk {
   readonly plain: Uint8Array;
   readonly gz: Uint8Array;
   readonly xz: XzBlock;
+  /** Its position in the published files (hashing resumes after a run kept from the start). */
+  readonly at?: number;
+  /** The hashes' state after it, as recorded (see {@link ChunkInfo.after}). */
+  readonly after?: string;
 }
 
 /** A chunk to build: its text, or its known forms. */
@@ -64,6 +74,12 @@ export interface ChunkInfo {
   /** Its xz block's bytes (padding included), and the size the xz index lists. */
   readonly xz: number;
   readonly unpadded: number;
+  /**
+   * The state of the three forms' digests after this chunk (base64: plain, gz, xz, each
+   * `resumable_hashes.ts`'s state), so that a publish keeping this chunk and all before it
+   * hashes only what follows; absent where states cannot be saved.
+   */
+  readonly after?: string;
 }
 
 /** The three forms of one `Packages` file, with the sizes and hashes `Release` lists. */
@@ -192,13 +208,16 @@ export async function buildPackagesFiles(
     key: string;
     gz?: Uint8Array;
     xz?: XzBlock;
+    at?: number;
+    after?: string;
   }
   const byKey = new Map<string, Chunk>();
   const layout = indexes.map((chunks) =>
     chunks.map((chunk) => {
       if (typeof chunk !== "string") {
         store.keep(chunk.key);
-        return { bytes: chunk.plain, key: chunk.key, gz: chunk.gz, xz: chunk.xz };
+        const { plain: bytes, key, gz, xz, at, after } = chunk;
+        return { bytes, key, gz, xz, at, after };
       }
       const bytes = encoder.encode(chunk);
       const key = sha256Hex(bytes);
@@ -255,7 +274,23 @@ export async function buildPackagesFiles(
   // cores would slow this thread's work (an add's pool check) by more than they take off it.
   const gzWork = Promise.all(needGz.map(async (c) => void (c.gz = await gzipMember(c.bytes))));
   const plains = layout.map((chunks) => concatBytes(chunks.map((c) => c.bytes)));
-  const plainHashes = Promise.all(plains.map(hashBytesOffThread));
+  // Hashing resumes after the chunks kept, at their places, from the start of the file.
+  const resumes = layout.map((chunks) => {
+    let at = 0;
+    while (at < chunks.length && chunks[at].at === at && chunks[at].after) at++;
+    const state = at ? Uint8Array.fromBase64(chunks[at - 1].after!) : null;
+    return state?.length === 3 * STATE_SIZE ? { at, state } : null;
+  });
+  const part = (r: (typeof resumes)[number], form: number) =>
+    r && { at: r.at, state: r.state.subarray(form * STATE_SIZE, (form + 1) * STATE_SIZE) };
+  const none = new Uint8Array(0);
+  const plainHashes = Promise.all(plains.map(async (plain, i) =>
+    await hashPieces(
+      { head: none, pieces: layout[i].map((c) => c.bytes), tail: none },
+      part(resumes[i], 0),
+      true,
+    ) ?? { hashes: await hashBytesOffThread(plain), after: [] }
+  ));
   plainHashes.catch(() => {}); // awaited below, unless xz failed first
   opts.meanwhile?.();
   await gzWork;
@@ -265,26 +300,50 @@ export async function buildPackagesFiles(
   const gzs = layout.map((chunks) =>
     chunks.length ? concatBytes(chunks.map((c) => c.gz!)) : empty!
   );
-  const gzHashes = gzs.map(hashBytes);
+  const gzHashes = await Promise.all(gzs.map(async (gz, i) => {
+    const pieces = layout[i].map((c) => c.gz!);
+    const tail = layout[i].length ? none : gz;
+    return await hashPieces({ head: none, pieces, tail }, part(resumes[i], 1), false) ??
+      { hashes: hashBytes(gz), after: [] };
+  }));
   const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
   for (const c of needGz) store.put(ChunkStore.names(c.key).gz, c.gz!);
   for (const c of needXz) store.put(ChunkStore.names(c.key).xz, packBlock(c.xz!));
   const xzs = layout.map((chunks) => joinXzBlocks(chunks.map((c) => c.xz!)));
-  const xzHashes = xzs.map(hashBytes);
+  const xzHashes = await Promise.all(xzs.map(async (xz, i) => {
+    const pieces = layout[i].map((c) => c.xz!.bytes);
+    let end = XZ_STREAM_HEADER_SIZE;
+    for (const p of pieces) end += p.length;
+    const file = {
+      head: xz.subarray(0, XZ_STREAM_HEADER_SIZE),
+      pieces,
+      tail: xz.subarray(end),
+    };
+    return await hashPieces(file, part(resumes[i], 2), false) ??
+      { hashes: hashBytes(xz), after: [] };
+  }));
   const hashes = await plainHashes;
+  /** Chunk `j`'s state after it: kept from before, or the three forms' states joined. */
+  const after = (i: number, j: number): string | undefined => {
+    const kept = layout[i][j];
+    if (resumes[i] && j < resumes[i]!.at) return kept.after;
+    const forms = [hashes[i], gzHashes[i], xzHashes[i]].map((h) => h.after[j]);
+    return forms.every((f) => f) ? concatBytes(forms as Uint8Array[]).toBase64() : undefined;
+  };
 
   return layout.map((chunks, i) => ({
     plain: plains[i],
     gz: gzs[i],
     xz: xzs[i],
-    hashes: { plain: hashes[i], gz: gzHashes[i], xz: xzHashes[i] },
-    chunks: chunks.map((c) => ({
+    hashes: { plain: hashes[i].hashes, gz: gzHashes[i].hashes, xz: xzHashes[i].hashes },
+    chunks: chunks.map((c, j) => ({
       key: c.key,
       plain: c.bytes.length,
       gz: c.gz!.length,
       xz: c.xz!.bytes.length,
       unpadded: c.xz!.unpadded,
+      after: after(i, j),
     })),
   }));
 }

@@ -66,6 +66,8 @@ export const XZ_FAILED = "apt-xz-failed";
 const MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 /** Stream flags: no flags, CRC64 check (the xz tool's default). */
 const FLAGS = new Uint8Array([0x00, 0x04]);
+/** Bytes of the stream header {@link joinXzBlocks} writes before the first block. */
+export const XZ_STREAM_HEADER_SIZE = 12;
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
