@@ -5,7 +5,9 @@
  * GNUPGHOME), both as whole processes, taking turns run by run; then adding one package to
  * kiln's repository afterwards. Both sides write `Packages`, `Packages.gz`, `Packages.xz`,
  * `Release` (MD5/SHA-256/SHA-512, by-hash), `InRelease` and `Release.gpg`; kiln also writes the
- * per-architecture `Release`.
+ * per-architecture `Release`. Two adds are timed: a package whose name sorts last (the usual new
+ * package) and one whose name sorts mid-index, since an add hashes its index files again only
+ * after the chunks it keeps (see `apt/resumable_hashes.ts`).
  *
  * kiln's full build and one-package add are also timed inside this process (`publishAptRepository`
  * called directly, as it runs inside a kiln build that has already started): the add target
@@ -40,6 +42,7 @@ export const APT_SCENARIOS = {
   full: "apt index 1,000: full build + sign",
   fullInProcess: "apt index 1,000: full build + sign, in-process",
   add: "apt index 1,000: add one, in-process",
+  addMid: "apt index 1,000: add one mid-index, in-process",
   addProcess: "apt index 1,000: add one",
 } as const;
 
@@ -106,6 +109,40 @@ async function ensurePackages(log: (l: string) => void): Promise<void> {
   await Promise.all([worker(), worker()]);
   removePath(trees);
   Deno.writeTextFileSync(done, `${N + 1}\n`);
+}
+
+/** The package added mid-index: its name sorts between pkg0500 and pkg0501. */
+const MID = "pkg0500a";
+const MID_REL = `pool/main/p/${MID}/${MID}_1.0-1_amd64.deb`;
+
+/**
+ * Builds {@link MID} once: the end-of-index add ({@link pkgName}(N + 1)) keeps every chunk
+ * before the last, so its hashing resumes almost at the end; this one changes a chunk in the
+ * middle, so half of each index file is hashed again.
+ */
+async function ensureMidPackage(): Promise<string> {
+  const out = join(POOL, MID_REL);
+  try {
+    Deno.statSync(out);
+    return out;
+  } catch { /* build it */ }
+  const t = join(DIR, "mid-tree");
+  removePath(t);
+  Deno.mkdirSync(join(t, "DEBIAN"), { recursive: true });
+  Deno.mkdirSync(join(t, `usr/share/doc/${MID}`), { recursive: true });
+  Deno.writeTextFileSync(join(t, `usr/share/doc/${MID}/README`), "word ".repeat(300));
+  Deno.writeTextFileSync(
+    join(t, "DEBIAN/control"),
+    `Package: ${MID}\nVersion: 1.0-1\nArchitecture: amd64\n` +
+      `Maintainer: kiln bench <bench@kiln.invalid>\nInstalled-Size: 4\n` +
+      `Depends: libc6 (>= 2.36)\nSection: misc\nPriority: optional\n` +
+      `Description: benchmark package added mid-index\n One of the packages of kiln's APT ` +
+      `benchmark.\n`,
+  );
+  Deno.mkdirSync(join(out, ".."), { recursive: true });
+  await sh("dpkg-deb", ["--root-owner-group", "--build", t, out]);
+  removePath(t);
+  return out;
 }
 
 /** A throwaway Ed25519 signing key (armored, unprotected), made once. */
@@ -206,6 +243,7 @@ export async function benchAptIndex(
   }
   Deno.mkdirSync(DIR, { recursive: true });
   await ensurePackages(log);
+  const mid = await ensureMidPackage();
   const keyPath = await ensureKey();
   const key = await loadKey(keyPath);
 
@@ -218,8 +256,10 @@ export async function benchAptIndex(
     await sh("cp", ["-al", join(POOL, "pool"), join(root, "pool")]);
   }
   const spareRel = poolRel(N + 1);
-  removePath(join(kilnRoot, spareRel));
-  removePath(join(ftpRoot, spareRel));
+  for (const rel of [spareRel, MID_REL]) {
+    removePath(join(kilnRoot, rel));
+    removePath(join(ftpRoot, rel));
+  }
   const spare = join(POOL, spareRel);
   const list = join(DIR, "debs.txt");
   Deno.writeTextFileSync(
@@ -245,6 +285,7 @@ export async function benchAptIndex(
     removePath(join(kilnRoot, "dists"));
     removePath(kilnState);
     removePath(join(kilnRoot, spareRel));
+    removePath(join(kilnRoot, MID_REL));
   };
   const config = repoConfig(kilnRoot, kilnState);
   const all = Array.from({ length: N }, (_, i) => ({
@@ -273,6 +314,7 @@ export async function benchAptIndex(
     full: new RunSchedule(runs),
     fullIn: new RunSchedule(runs),
     add: new RunSchedule(runs),
+    addMid: new RunSchedule(runs),
     addProc: new RunSchedule(runs),
   };
   try {
@@ -288,6 +330,9 @@ export async function benchAptIndex(
       if (problem) throw new Error(`after adding one: ${problem}`);
       await inProcess({ remove: [{ suite: "stable", package: pkgName(N + 1) }] });
       removePath(join(kilnRoot, spareRel));
+      s.addMid.record(await inProcess({ add: [{ deb: mid, suite: "stable", component: "main" }] }));
+      await inProcess({ remove: [{ suite: "stable", package: MID }] });
+      removePath(join(kilnRoot, MID_REL));
       s.addProc.record(await timed(kilnAdd, kilnRoot, N + 1));
       log(`apt run ${i + 1}: ftparchive+gpg ${s.ftp.samples.at(-1)?.toFixed(0) ?? "warm-up"} ms`);
     }
@@ -314,6 +359,7 @@ export async function benchAptIndex(
     row("kiln", APT_SCENARIOS.full, s.full, "fresh cache; whole process (deno start-up included)"),
     row("kiln", APT_SCENARIOS.fullInProcess, s.fullIn, "fresh cache; publishAptRepository()"),
     row("kiln", APT_SCENARIOS.add, s.add, "publishAptRepository() after the full build"),
+    row("kiln", APT_SCENARIOS.addMid, s.addMid, "publishAptRepository(), a name mid-index"),
     row("kiln", APT_SCENARIOS.addProcess, s.addProc, "whole process (deno start-up included)"),
   ];
 }
