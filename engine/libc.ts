@@ -8,6 +8,8 @@
  * @module
  */
 
+import { openLibrary } from "./ffi_load.ts";
+
 /** The libc symbols kiln uses. */
 export interface Libc {
   statx(dirfd: number, path: Uint8Array, flags: number, mask: number, buf: Uint8Array): number;
@@ -24,25 +26,15 @@ let libc: Libc | null | undefined;
 /** The loaded libc, or `null` when FFI is unavailable. */
 export function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      const lib = Deno.dlopen(name, {
-        statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
-        syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },
-        open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-        close: { parameters: ["i32"], result: "i32" },
-        flock: { parameters: ["i32", "i32"], result: "i32" },
-        flockWait: { name: "flock", parameters: ["i32", "i32"], result: "i32", nonblocking: true },
-        memcmp: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
-      });
-      libc = lib.symbols as unknown as Libc;
-      break;
-    } catch {
-      // no FFI permission, or a libc under another name: try the next, then fall back
-    }
-  }
+  libc = openLibrary(["libc.so.6", "libc.so"], {
+    statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+    syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },
+    open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    flock: { parameters: ["i32", "i32"], result: "i32" },
+    flockWait: { name: "flock", parameters: ["i32", "i32"], result: "i32", nonblocking: true },
+    memcmp: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
+  }) as unknown as Libc | null;
   return libc;
 }
 

@@ -16,6 +16,8 @@
 /** The digests kiln computes with libcrypto. */
 export type DigestAlgorithm = "md5" | "sha256" | "sha512";
 
+import { openLibrary } from "./ffi_load.ts";
+
 const SIZES: Record<DigestAlgorithm, number> = { md5: 16, sha256: 32, sha512: 64 };
 
 const DIGEST = ["buffer", "usize", "buffer", "pointer", "pointer", "pointer"] as const;
@@ -83,8 +85,31 @@ export class Libcrypto {
 
   #contexts: boolean | undefined;
 
+  readonly #contextFns;
+
   constructor(lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"]) {
     this.#lib = lib;
+    const l = lib;
+    this.#contextFns = {
+      md5: {
+        init: l.MD5_Init,
+        update: l.MD5_Update,
+        updateOffThread: l.MD5_UpdateOffThread,
+        final: l.MD5_Final,
+      },
+      sha256: {
+        init: l.SHA256_Init,
+        update: l.SHA256_Update,
+        updateOffThread: l.SHA256_UpdateOffThread,
+        final: l.SHA256_Final,
+      },
+      sha512: {
+        init: l.SHA512_Init,
+        update: l.SHA512_Update,
+        updateOffThread: l.SHA512_UpdateOffThread,
+        final: l.SHA512_Final,
+      },
+    };
     this.#md = { md5: lib.EVP_md5(), sha256: lib.EVP_sha256(), sha512: lib.EVP_sha512() };
   }
 
@@ -157,30 +182,7 @@ export class Libcrypto {
   }
 
   #low(algorithm: DigestAlgorithm) {
-    const l = this.#lib;
-    switch (algorithm) {
-      case "md5":
-        return {
-          init: l.MD5_Init,
-          update: l.MD5_Update,
-          updateOffThread: l.MD5_UpdateOffThread,
-          final: l.MD5_Final,
-        };
-      case "sha256":
-        return {
-          init: l.SHA256_Init,
-          update: l.SHA256_Update,
-          updateOffThread: l.SHA256_UpdateOffThread,
-          final: l.SHA256_Final,
-        };
-      case "sha512":
-        return {
-          init: l.SHA512_Init,
-          update: l.SHA512_Update,
-          updateOffThread: l.SHA512_UpdateOffThread,
-          final: l.SHA512_Final,
-        };
-    }
+    return this.#contextFns[algorithm];
   }
 
   /**
@@ -231,15 +233,7 @@ let loaded: Libcrypto | null | undefined;
 /** libcrypto, loaded on first use; `null` where it cannot be (use `node:crypto` then). */
 export function loadLibcrypto(): Libcrypto | null {
   if (loaded !== undefined) return loaded;
-  loaded = null;
-  if (Deno.build.os !== "linux") return loaded;
-  for (const name of ["libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.so"]) {
-    try {
-      loaded = new Libcrypto(Deno.dlopen(name, SYMBOLS).symbols);
-      break;
-    } catch {
-      // no FFI permission, or not installed under this name: try the next, then fall back
-    }
-  }
+  const lib = openLibrary(["libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.so"], SYMBOLS);
+  loaded = lib && new Libcrypto(lib);
   return loaded;
 }

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { openLibrary } from "./ffi_load.ts";
+
 const SYMBOLS = {
   lzma_lzma_preset: { parameters: ["buffer", "u32"], result: "u8" },
   lzma_block_buffer_bound: { parameters: ["usize"], result: "usize" },
@@ -43,17 +45,7 @@ let lib: Liblzma | null | undefined;
 /** liblzma, loaded on first use; `null` where it cannot be (run the `xz` tool then). */
 export function loadLiblzma(): Liblzma | null {
   if (lib !== undefined) return lib;
-  lib = null;
-  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
-    return lib;
-  }
-  for (const name of ["liblzma.so.5", "liblzma.so"]) {
-    try {
-      lib = Deno.dlopen(name, SYMBOLS).symbols;
-      break;
-    } catch {
-      // no FFI permission, or not installed under this name
-    }
-  }
+  const arch = Deno.build.arch === "x86_64" || Deno.build.arch === "aarch64"; // the layouts known
+  lib = arch ? openLibrary(["liblzma.so.5", "liblzma.so"], SYMBOLS) : null;
   return lib;
 }

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { openLibrary } from "./ffi_load.ts";
+
 const SYMBOLS = {
   compressBound: { parameters: ["usize"], result: "usize" },
   compress2: {
@@ -34,17 +36,7 @@ const CRC_STEP = 0x4000_0000;
 let lib: Libz | null | undefined;
 
 function loadLibz(): Libz | null {
-  if (lib !== undefined) return lib;
-  lib = null;
-  if (Deno.build.os !== "linux") return lib;
-  for (const name of ["libz.so.1", "libz.so"]) {
-    try {
-      lib = Deno.dlopen(name, SYMBOLS).symbols;
-      break;
-    } catch {
-      // no FFI permission, or not installed under this name
-    }
-  }
+  if (lib === undefined) lib = openLibrary(["libz.so.1", "libz.so"], SYMBOLS);
   return lib;
 }
 
