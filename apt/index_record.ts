@@ -14,7 +14,7 @@
 import { dirname, join } from "../engine/path.ts";
 import { replaceFileAtomic } from "../engine/durable.ts";
 import { statFile } from "../engine/stat.ts";
-import { CHUNK_EVERY, CHUNK_MAX, type ListedPackage } from "./packages_index.ts";
+import { CHUNK_EVERY, CHUNK_MAX, type ChunkInfo, type ListedPackage } from "./packages_index.ts";
 import type { FileHashes } from "./stanza.ts";
 import { XZ_FILTER } from "./xz_blocks.ts";
 
@@ -27,16 +27,8 @@ const SCHEME = `v1:fnv${CHUNK_EVERY}:${CHUNK_MAX}:${XZ_FILTER.tag}`;
 /** The three files of an index, in this order everywhere in a record. */
 export const INDEX_FORMS = ["Packages", "Packages.gz", "Packages.xz"] as const;
 
-/** One chunk as recorded: its key, lengths and packages. */
-export interface RecordedChunk {
-  readonly key: string;
-  readonly plain: number;
-  readonly gz: number;
-  /** Its xz block's bytes (padding included), and the size the xz index lists. */
-  readonly xz: number;
-  readonly unpadded: number;
-  /** The hashes' state after it (see `ChunkInfo.after` in `packages_index.ts`). */
-  readonly after?: string;
+/** One chunk as recorded: where it sits in the built files (see `ChunkInfo`), and its packages. */
+export interface RecordedChunk extends ChunkInfo {
   /** Its packages, packed (see {@link packPackages}). */
   readonly list: string;
 }

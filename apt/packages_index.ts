@@ -16,9 +16,9 @@ import { concatBytes } from "../engine/bytes.ts";
 import { gzip } from "../engine/libz.ts";
 import type { Failure } from "../engine/failure.ts";
 import { ChunkStore } from "./index_cache.ts";
-import { hashBytes, hashBytesOffThread, sha256Hex } from "./file_hashes.ts";
+import { sha256Hex } from "./file_hashes.ts";
 import type { FileHashes } from "./stanza.ts";
-import { hashPieces, STATE_SIZE } from "./resumable_hashes.ts";
+import { hashIndexForm, resumeAfter, stateAfter } from "./resumable_hashes.ts";
 import {
   joinXzBlocks,
   XZ_STREAM_HEADER_SIZE,
@@ -196,7 +196,9 @@ export interface CompressOptions {
 /**
  * Builds the `Packages` files of several indexes (each given as its chunks), compressing only
  * the chunks `store` does not hold yet: the xz ones `parallelism` at a time (liblzma on other
- * threads, or `xz` processes), the gzip ones on this thread meanwhile.
+ * threads, or `xz` processes), the gzip ones meanwhile (zlib on other threads, see
+ * `engine/libz.ts`); then hashes each file's forms from where its record lets hashing resume
+ * (`resumable_hashes.ts`).
  */
 export async function buildPackagesFiles(
   indexes: readonly (readonly IndexChunk[])[],
@@ -275,21 +277,16 @@ export async function buildPackagesFiles(
   const gzWork = Promise.all(needGz.map(async (c) => void (c.gz = await gzipMember(c.bytes))));
   const plains = layout.map((chunks) => concatBytes(chunks.map((c) => c.bytes)));
   // Hashing resumes after the chunks kept, at their places, from the start of the file.
-  const resumes = layout.map((chunks) => {
-    let at = 0;
-    while (at < chunks.length && chunks[at].at === at && chunks[at].after) at++;
-    const state = at ? Uint8Array.fromBase64(chunks[at - 1].after!) : null;
-    return state?.length === 3 * STATE_SIZE ? { at, state } : null;
-  });
-  const part = (r: (typeof resumes)[number], form: number) =>
-    r && { at: r.at, state: r.state.subarray(form * STATE_SIZE, (form + 1) * STATE_SIZE) };
+  const resumes = layout.map(resumeAfter);
   const none = new Uint8Array(0);
-  const plainHashes = Promise.all(plains.map(async (plain, i) =>
-    await hashPieces(
+  const plainHashes = Promise.all(plains.map((plain, i) =>
+    hashIndexForm(
       { head: none, pieces: layout[i].map((c) => c.bytes), tail: none },
-      part(resumes[i], 0),
+      plain,
+      resumes[i],
+      0,
       true,
-    ) ?? { hashes: await hashBytesOffThread(plain), after: [] }
+    )
   ));
   plainHashes.catch(() => {}); // awaited below, unless xz failed first
   opts.meanwhile?.();
@@ -300,37 +297,27 @@ export async function buildPackagesFiles(
   const gzs = layout.map((chunks) =>
     chunks.length ? concatBytes(chunks.map((c) => c.gz!)) : empty!
   );
-  const gzHashes = await Promise.all(gzs.map(async (gz, i) => {
-    const pieces = layout[i].map((c) => c.gz!);
-    const tail = layout[i].length ? none : gz;
-    return await hashPieces({ head: none, pieces, tail }, part(resumes[i], 1), false) ??
-      { hashes: hashBytes(gz), after: [] };
+  const gzHashes = await Promise.all(gzs.map((gz, i) => {
+    const file = {
+      head: none,
+      pieces: layout[i].map((c) => c.gz!),
+      tail: layout[i].length ? none : gz,
+    };
+    return hashIndexForm(file, gz, resumes[i], 1, false);
   }));
   const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
   for (const c of needGz) store.put(ChunkStore.names(c.key).gz, c.gz!);
   for (const c of needXz) store.put(ChunkStore.names(c.key).xz, packBlock(c.xz!));
   const xzs = layout.map((chunks) => joinXzBlocks(chunks.map((c) => c.xz!)));
-  const xzHashes = await Promise.all(xzs.map(async (xz, i) => {
+  const xzHashes = await Promise.all(xzs.map((xz, i) => {
     const pieces = layout[i].map((c) => c.xz!.bytes);
     let end = XZ_STREAM_HEADER_SIZE;
     for (const p of pieces) end += p.length;
-    const file = {
-      head: xz.subarray(0, XZ_STREAM_HEADER_SIZE),
-      pieces,
-      tail: xz.subarray(end),
-    };
-    return await hashPieces(file, part(resumes[i], 2), false) ??
-      { hashes: hashBytes(xz), after: [] };
+    const head = xz.subarray(0, XZ_STREAM_HEADER_SIZE);
+    return hashIndexForm({ head, pieces, tail: xz.subarray(end) }, xz, resumes[i], 2, false);
   }));
   const hashes = await plainHashes;
-  /** Chunk `j`'s state after it: kept from before, or the three forms' states joined. */
-  const after = (i: number, j: number): string | undefined => {
-    const kept = layout[i][j];
-    if (resumes[i] && j < resumes[i]!.at) return kept.after;
-    const forms = [hashes[i], gzHashes[i], xzHashes[i]].map((h) => h.after[j]);
-    return forms.every((f) => f) ? concatBytes(forms as Uint8Array[]).toBase64() : undefined;
-  };
 
   return layout.map((chunks, i) => ({
     plain: plains[i],
@@ -343,7 +330,7 @@ export async function buildPackagesFiles(
       gz: c.gz!.length,
       xz: c.xz!.bytes.length,
       unpadded: c.xz!.unpadded,
-      after: after(i, j),
+      after: stateAfter(resumes[i], j, c.after, [hashes[i], gzHashes[i], xzHashes[i]]),
     })),
   }));
 }

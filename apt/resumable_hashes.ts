@@ -20,6 +20,7 @@ import {
   type Libcrypto,
   loadLibcrypto,
 } from "../engine/libcrypto.ts";
+import { hashBytes, hashBytesOffThread } from "./file_hashes.ts";
 import type { FileHashes } from "./stanza.ts";
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ["md5", "sha256", "sha512"];
@@ -109,4 +110,58 @@ export async function hashPieces(
     hashes: { size, md5: digests[0], sha256: digests[1], sha512: digests[2] },
     after: saved.map((s, j) => (j < at ? undefined : concatBytes(s))),
   };
+}
+
+/** An index's resume point, for its three forms at once (their states joined: plain, gz, xz). */
+export interface IndexResume {
+  readonly at: number;
+  readonly states: Uint8Array;
+}
+
+/**
+ * Where an index's hashing resumes: after the run of chunks, from its start, that are kept at
+ * the places they had (`at`) with a recorded state (`after`, see `ChunkInfo` in
+ * `packages_index.ts`); null when there is none.
+ */
+export function resumeAfter(
+  chunks: readonly { readonly at?: number; readonly after?: string }[],
+): IndexResume | null {
+  let at = 0;
+  while (at < chunks.length && chunks[at].at === at && chunks[at].after) at++;
+  const states = at ? Uint8Array.fromBase64(chunks[at - 1].after!) : null;
+  return states?.length === 3 * STATE_SIZE ? { at, states } : null;
+}
+
+/**
+ * Form `form` (0 plain, 1 gz, 2 xz) of an index hashed from `resume`, or, where states cannot
+ * be used, `whole` hashed at once (no states then).
+ */
+export async function hashIndexForm(
+  file: PiecedFile,
+  whole: Uint8Array,
+  resume: IndexResume | null,
+  form: 0 | 1 | 2,
+  offThread: boolean,
+): Promise<PiecedHashes> {
+  const from = resume && {
+    at: resume.at,
+    state: resume.states.subarray(form * STATE_SIZE, (form + 1) * STATE_SIZE),
+  };
+  return await hashPieces(file, from, offThread) ??
+    { hashes: offThread ? await hashBytesOffThread(whole) : hashBytes(whole), after: [] };
+}
+
+/**
+ * The state to record after chunk `j`: the one recorded before (`kept`) for a chunk hashing
+ * resumed after, else the three forms' new states joined (none if a form has none).
+ */
+export function stateAfter(
+  resume: IndexResume | null,
+  j: number,
+  kept: string | undefined,
+  forms: readonly PiecedHashes[],
+): string | undefined {
+  if (resume && j < resume.at) return kept;
+  const states = forms.map((h) => h.after[j]);
+  return states.every((f) => f) ? concatBytes(states as Uint8Array[]).toBase64() : undefined;
 }
