@@ -90,7 +90,9 @@ function linkNew(from: string, to: string): void {
 
 /**
  * Publishes `bytes` as `<dir>/<name>`: its `by-hash/` copies (if missing), then the named file
- * (a link to them), unless the named file already holds these bytes.
+ * (a link to them), unless the named file already holds these bytes. `staged` is a file
+ * already holding `bytes` (see `staged_writes.ts`): it becomes the first copy missing, or is
+ * removed.
  *
  * @returns whether the named file was (re)written
  */
@@ -100,6 +102,7 @@ export function publishIndexFile(
   bytes: Uint8Array,
   hashes: FileHashes,
   unchanged: boolean,
+  staged: string | null = null,
 ): boolean {
   const copies = ALGOS.map(([folder, algo]) => join(dir, "by-hash", folder, hashes[algo]));
   let source: string | null = copies.find(exists) ?? null;
@@ -107,11 +110,16 @@ export function publishIndexFile(
     if (exists(copy)) continue;
     Deno.mkdirSync(dirname(copy), { recursive: true });
     if (source) linkNew(source, copy);
-    else {
+    else if (staged) {
+      Deno.renameSync(staged, copy); // a name that appeared meanwhile holds the same bytes
+      source = copy;
+      staged = null;
+    } else {
       writeAtomic(copy, bytes);
       source = copy;
     }
   }
+  if (staged) Deno.removeSync(staged);
   if (unchanged) return false;
   const before = mtimeOf(join(dir, name));
   linkAtomic(source!, join(dir, name));

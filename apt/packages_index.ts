@@ -191,7 +191,15 @@ export interface CompressOptions {
    * started, before its output is awaited.
    */
   readonly meanwhile?: () => void;
+  /**
+   * Called with each file's bytes as soon as they are known (index `i` of `indexes`), so that
+   * the caller can start writing them (see `staged_writes.ts`).
+   */
+  readonly stage?: (i: number, name: IndexFileName, bytes: Uint8Array) => void;
 }
+
+/** The files of one index. */
+export type IndexFileName = "Packages" | "Packages.gz" | "Packages.xz";
 
 /**
  * Builds the `Packages` files of several indexes (each given as its chunks), compressing only
@@ -276,6 +284,7 @@ export async function buildPackagesFiles(
   // cores would slow this thread's work (an add's pool check) by more than they take off it.
   const gzWork = Promise.all(needGz.map(async (c) => void (c.gz = await gzipMember(c.bytes))));
   const plains = layout.map((chunks) => concatBytes(chunks.map((c) => c.bytes)));
+  plains.forEach((plain, i) => opts.stage?.(i, "Packages", plain));
   // Hashing resumes after the chunks kept, at their places, from the start of the file.
   const resumes = layout.map(resumeAfter);
   const none = new Uint8Array(0);
@@ -297,6 +306,7 @@ export async function buildPackagesFiles(
   const gzs = layout.map((chunks) =>
     chunks.length ? concatBytes(chunks.map((c) => c.gz!)) : empty!
   );
+  gzs.forEach((gz, i) => opts.stage?.(i, "Packages.gz", gz));
   const gzHashes = await Promise.all(gzs.map((gz, i) => {
     const file = {
       head: none,
@@ -310,6 +320,7 @@ export async function buildPackagesFiles(
   for (const c of needGz) store.put(ChunkStore.names(c.key).gz, c.gz!);
   for (const c of needXz) store.put(ChunkStore.names(c.key).xz, packBlock(c.xz!));
   const xzs = layout.map((chunks) => joinXzBlocks(chunks.map((c) => c.xz!)));
+  xzs.forEach((xz, i) => opts.stage?.(i, "Packages.xz", xz));
   const xzHashes = await Promise.all(xzs.map((xz, i) => {
     const pieces = layout[i].map((c) => c.xz!.bytes);
     let end = XZ_STREAM_HEADER_SIZE;
@@ -318,6 +329,7 @@ export async function buildPackagesFiles(
     return hashIndexForm({ head, pieces, tail: xz.subarray(end) }, xz, resumes[i], 2, false);
   }));
   const hashes = await plainHashes;
+  await store.flush(); // the new chunks, written meanwhile
 
   return layout.map((chunks, i) => ({
     plain: plains[i],

@@ -33,6 +33,7 @@ import { cachedDeb, readDebFactsMany, renderStanza } from "./pool_file.ts";
 import { indexDir, readPublished } from "./published.ts";
 import { signAndWrite } from "./publish_write.ts";
 import { publishRecorded, readRecords } from "./recorded_publish.ts";
+import { StagedWrites } from "./staged_writes.ts";
 import type { AptReleaseSigner } from "./worker_signer.ts";
 import { prepareSigning, type Target } from "./suite_release.ts";
 import {
@@ -101,6 +102,22 @@ export async function publishAptRepository(
   Deno.mkdirSync(config.stateDir, { recursive: true });
   using lock = Deno.openSync(join(config.stateDir, "publish.lock"), { create: true, write: true });
   lock.lockSync(true); // one publisher at a time; released when the file closes
+  // Index files are written while the rest runs; what is not published is removed.
+  const staged = new StagedWrites(config.root);
+  try {
+    return await publishLocked(config, signer, request, staged);
+  } finally {
+    await staged.discard();
+  }
+}
+
+/** {@link publishAptRepository} once it holds the lock. */
+async function publishLocked(
+  config: AptRepoConfig,
+  signer: AptSigner,
+  request: AptPublishRequest,
+  staged: StagedWrites,
+): Promise<AptPublishResult | Failure> {
   const root = config.root;
   const cache = IndexCache.load(config.stateDir);
   const store = new ChunkStore(config.stateDir);
@@ -115,16 +132,18 @@ export async function publishAptRepository(
   const indexes = readRecords(config);
   if (indexes) {
     added = await placeAdditions(config, request.add ?? [], cache);
-    if ("reason" in added) return added;
-    const done = await publishRecorded({
+    const done = "reason" in added ? null : await publishRecorded({
       config,
       indexes,
       placed: added.placed,
       remove: request.remove ?? [],
       cache,
       store,
+      staged,
       signing: askKey,
     });
+    await Promise.allSettled(indexes.map((x) => x.files)); // no read left running
+    if ("reason" in added) return added;
     if (done) return "reason" in done ? done : { ...done, hashed: added.hashed, readBack: 0 };
   }
 
@@ -203,6 +222,10 @@ export async function publishAptRepository(
       xzTool: config.xzTool,
       tmpDir: join(config.stateDir, "tmp"),
       meanwhile,
+      stage: (i, name, bytes) => {
+        const t = targets[i];
+        staged.stage(indexDir(t.suite, t.comp, t.arch), name, bytes);
+      },
     });
 
   // Usually every listed file is as the cache knows it: then the indexes are built from the
@@ -278,11 +301,12 @@ export async function publishAptRepository(
     records: targets.map(() => null),
     signing: askKey,
     cache,
+    staged,
   });
   if ("reason" in out) return out;
   const indexRels = new Set(targets.map((t) => `${indexDir(t.suite, t.comp, t.arch)}/Packages`));
   cache.save(new Set(facts.keys()), indexRels);
   pruneIndexRecords(config.stateDir, indexRels);
-  store.prune();
+  await store.prune();
   return { ...out, hashed, packages: facts.size, readBack: oldTexts.size };
 }

@@ -23,6 +23,7 @@ import {
 import type { PackagesFiles } from "./packages_index.ts";
 import { indexDir } from "./published.ts";
 import type { ReleaseEntry } from "./release_file.ts";
+import type { StagedWrites } from "./staged_writes.ts";
 import { type Sign, suiteFiles, type Target } from "./suite_release.ts";
 
 /** What to write: every index built, in memory, and how to sign. */
@@ -37,6 +38,8 @@ export interface WriteJob {
   /** The signer, asked for only when a `Release` changed. */
   readonly signing: () => Promise<Sign | Failure>;
   readonly cache: IndexCache;
+  /** Index files already being written (see `staged_writes.ts`); the caller discards the rest. */
+  readonly staged?: StagedWrites;
 }
 
 /** What the writing did. */
@@ -83,7 +86,8 @@ export async function signAndWrite(job: WriteJob): Promise<Written | Failure> {
       if (f.name === "Release") {
         if (!same) replaceFile(join(dir, f.name), f.bytes);
       } else {
-        publishIndexFile(dir, f.name, f.bytes, f.entry, same);
+        const tmp = (await job.staged?.take(f.dir, f.name)) ?? null;
+        publishIndexFile(dir, f.name, f.bytes, f.entry, same, tmp);
         byDir.set(dir, [...byDir.get(dir) ?? [], f.entry]);
       }
       if (same) unchanged++;

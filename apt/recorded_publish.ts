@@ -33,6 +33,7 @@ import { type AptRemoval, packageNotFound } from "./membership.ts";
 import { buildPackagesFiles, type IndexedPackage, type PackagesFiles } from "./packages_index.ts";
 import { indexDir } from "./published.ts";
 import { signAndWrite } from "./publish_write.ts";
+import type { StagedWrites } from "./staged_writes.ts";
 import type { Sign, Target } from "./suite_release.ts";
 
 /** One index with a trusted record. */
@@ -41,11 +42,13 @@ export interface RecordedIndex {
   readonly comp: string;
   readonly arch: string;
   readonly record: IndexRecord;
+  /** Its published files, being read (on another thread) while the additions are placed. */
+  readonly files: Promise<PublishedForms>;
 }
 
 /** Every configured index's record, or null when one has none that can be trusted. */
 export function readRecords(config: AptRepoConfig): RecordedIndex[] | null {
-  const out: RecordedIndex[] = [];
+  const out: { suite: string; comp: string; arch: string; record: IndexRecord }[] = [];
   for (const suite of config.suites) {
     for (const comp of suite.components) {
       for (const arch of suite.architectures) {
@@ -56,7 +59,13 @@ export function readRecords(config: AptRepoConfig): RecordedIndex[] | null {
       }
     }
   }
-  return out;
+  return out.map((x) => {
+    const dir = join(config.root, indexDir(x.suite, x.comp, x.arch));
+    const files = Promise.all(INDEX_FORMS.map((name) => Deno.readFile(join(dir, name))))
+      .then(([plain, gz, xz]) => ({ plain, gz, xz }));
+    files.catch(() => {}); // awaited if this way is taken
+    return { ...x, files };
+  });
 }
 
 /** What a publish brings to this way of publishing. */
@@ -67,6 +76,8 @@ export interface RecordedPublish {
   readonly remove: readonly AptRemoval[];
   readonly cache: IndexCache;
   readonly store: ChunkStore;
+  /** Where the edited index files are written meanwhile (the caller discards what is left). */
+  readonly staged: StagedWrites;
   /** Called once something may need signing (see `prepareSigning`). */
   readonly signing: () => Promise<Sign | Failure>;
 }
@@ -161,12 +172,10 @@ export async function publishRecorded(p: RecordedPublish): Promise<
   const replaced = new Set<string>();
   for (const x of indexes) {
     const dir = indexDir(x.suite, x.comp, x.arch);
-    const forms = INDEX_FORMS.map((name) => {
-      const bytes = Deno.readFileSync(join(config.root, dir, name));
-      known.set(`${dir}/${name}`, bytes);
-      return bytes;
-    });
-    const published: PublishedForms = { plain: forms[0], gz: forms[1], xz: forms[2] };
+    const published = await x.files;
+    known.set(`${dir}/Packages`, published.plain);
+    known.set(`${dir}/Packages.gz`, published.gz);
+    known.set(`${dir}/Packages.xz`, published.xz);
     const change = changes.get(`${x.suite}\0${x.comp}`);
     const add: IndexedPackage[] = [];
     for (const d of change?.adds.values() ?? []) {
@@ -207,6 +216,10 @@ export async function publishRecorded(p: RecordedPublish): Promise<
     xzTool: config.xzTool,
     tmpDir: join(config.stateDir, "tmp"),
     meanwhile: checkPool, // called even when nothing is compressed
+    stage: (k, name, bytes) => {
+      const t = targets[edited[k]];
+      p.staged.stage(indexDir(t.suite, t.comp, t.arch), name, bytes);
+    },
   });
   if (poolChanged) return null;
   if ("reason" in compressed) return compressed;
@@ -232,6 +245,7 @@ export async function publishRecorded(p: RecordedPublish): Promise<
     records: indexes.map((x) => x.record),
     signing: p.signing,
     cache: p.cache,
+    staged: p.staged,
   });
   if ("reason" in out) return out;
   // The cache forgets files no index lists any more (without reading it first).
@@ -245,7 +259,7 @@ export async function publishRecorded(p: RecordedPublish): Promise<
   }
   const files = countFiles(targets);
   p.cache.saveChanges([...dropped], files);
-  p.store.drop(replaced);
+  await p.store.drop(replaced);
   return { ...out, packages: files };
 }
 

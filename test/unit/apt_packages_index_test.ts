@@ -66,7 +66,7 @@ Deno.test("buildPackagesFiles() writes gz and xz that decode to Packages, compre
     assert.equal(first[1].plain.length, 0);
     assert.equal(gunzipSync(first[1].gz).length, 0);
     assert.equal(await unxz(first[1].xz), "");
-    store.prune();
+    await store.prune();
     const stored = () => new Set([...Deno.readDirSync(`${dir}/chunks`)].map((e) => e.name));
     const had = stored();
 
@@ -84,7 +84,7 @@ Deno.test("buildPackagesFiles() writes gz and xz that decode to Packages, compre
       xz: "tool",
     });
     assert.ok(!("reason" in again));
-    store2.prune();
+    await store2.prune();
     const now = stored();
     const added = [...now].filter((n) => !had.has(n));
     assert.ok(added.length >= 2 && added.length <= 4, `new chunk files: ${added.length}`);

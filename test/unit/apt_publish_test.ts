@@ -91,6 +91,17 @@ function addAll(d: Awaited<ReturnType<typeof debs>>) {
   ];
 }
 
+/** Every file under `dir` (relative paths, sorted): what a refused publish must leave alone. */
+function filesUnder(dir: string, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(join(dir, prefix))) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory) out.push(...filesUnder(dir, rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
 function read(root: string, rel: string): Uint8Array {
   return Deno.readFileSync(join(root, rel));
 }
@@ -372,11 +383,14 @@ Deno.test("publishAptRepository() refuses with apt-pool-mismatch when a pool fil
     bytes[bytes.length - 10] ^= 1;
     Deno.writeFileSync(join(c.root, victim), bytes);
     const extra = await buildDeb(d.dir, { pkg: "other", version: "1", arch: "amd64" });
+    const before = filesUnder(join(c.root, "dists"));
     const r = await publishAptRepository(c, await key(), {
       add: [{ deb: extra, suite: "stable", component: "main" }],
     });
     assert.ok("reason" in r);
     assert.equal(r.reason, APT_POOL_MISMATCH);
+    // The index files it had started writing (see staged_writes.ts) are gone again.
+    assert.deepEqual(filesUnder(join(c.root, "dists")), before);
     assert.match(
       r.message,
       new RegExp(
