@@ -15,7 +15,7 @@
 import { concatBytes } from "../engine/bytes.ts";
 import { gzip } from "../engine/libz.ts";
 import type { Failure } from "../engine/failure.ts";
-import { ChunkStore } from "./index_cache.ts";
+import { ChunkStore, packBlock, unpackBlock } from "./chunk_store.ts";
 import { sha256Hex } from "./file_hashes.ts";
 import type { FileHashes } from "./stanza.ts";
 import { hashIndexForm, resumeAfter, stateAfter } from "./resumable_hashes.ts";
@@ -159,19 +159,6 @@ const encoder = new TextEncoder();
  */
 function gzipMember(bytes: Uint8Array): Promise<Uint8Array> {
   return gzip(bytes, 6);
-}
-
-/** An xz block cached as 4 bytes (little-endian unpadded size) then the block's bytes. */
-function packBlock(b: XzBlock): Uint8Array {
-  const out = new Uint8Array(4 + b.bytes.length);
-  new DataView(out.buffer).setUint32(0, b.unpadded, true);
-  out.set(b.bytes, 4);
-  return out;
-}
-
-function unpackBlock(packed: Uint8Array, uncompressed: number): XzBlock {
-  const unpadded = new DataView(packed.buffer, packed.byteOffset).getUint32(0, true);
-  return { bytes: packed.subarray(4), unpadded, uncompressed };
 }
 
 /** Options of {@link buildPackagesFiles}. */

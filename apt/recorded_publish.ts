@@ -19,7 +19,8 @@ import type { Failure } from "../engine/failure.ts";
 import { TreeStat } from "../engine/stat.ts";
 import type { PlacedDeb } from "./additions.ts";
 import type { AptRepoConfig } from "./config.ts";
-import type { ChunkStore, IndexCache } from "./index_cache.ts";
+import type { ChunkStore } from "./chunk_store.ts";
+import type { IndexCache } from "./index_cache.ts";
 import { editIndex, type PublishedForms } from "./index_edit.ts";
 import {
   eachFile,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
-import { ChunkStore } from "../../apt/index_cache.ts";
+import { ChunkStore } from "../../apt/chunk_store.ts";
 import { editIndex } from "../../apt/index_edit.ts";
 import { type IndexRecord, packPackages, unpackPackages } from "../../apt/index_record.ts";
 import {

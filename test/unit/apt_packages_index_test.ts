@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { resolve } from "node:path";
-import { ChunkStore } from "../../apt/index_cache.ts";
+import { ChunkStore } from "../../apt/chunk_store.ts";
 import {
   buildPackagesFiles,
   CHUNK_EVERY,

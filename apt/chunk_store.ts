@@ -1,0 +1,118 @@
+/**
+ * The compressed forms of `Packages` chunks (see `packages_index.ts`), kept by content between
+ * publishes so that a build which reads an index back compresses only the chunks that changed.
+ *
+ * @module
+ */
+
+import { join } from "../engine/path.ts";
+import { XZ_FILTER, type XzBlock } from "./xz_blocks.ts";
+
+/**
+ * Compressed chunks by key (content hash plus format), one file each under
+ * `<stateDir>/chunks/`. Reads of missing chunks return null.
+ */
+export class ChunkStore {
+  readonly #dir: string;
+  readonly #used = new Set<string>();
+  readonly #writes: Promise<void>[] = [];
+
+  constructor(stateDir: string) {
+    this.#dir = join(stateDir, "chunks");
+  }
+
+  get(key: string): Uint8Array | null {
+    this.#used.add(key);
+    try {
+      return Deno.readFileSync(join(this.#dir, key));
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The stored names of chunk `key`'s two forms: its gzip member, and its xz block under
+   * {@link XZ_FILTER}'s tag (so blocks made with another filter are never joined with these).
+   */
+  static names(key: string): { gz: string; xz: string } {
+    return { gz: `${key}.gz`, xz: `${key}.${XZ_FILTER.tag}` };
+  }
+
+  /** Marks `key` as used by this publish without reading it (a chunk reused as published). */
+  keep(key: string): void {
+    const { gz, xz } = ChunkStore.names(key);
+    this.#used.add(gz);
+    this.#used.add(xz);
+  }
+
+  /**
+   * Deletes the chunks of `keys` (both forms) that this publish did not use: what a publish that
+   * knows exactly which chunks it replaced does instead of {@link prune}, which lists them all.
+   */
+  async drop(keys: Iterable<string>): Promise<void> {
+    await this.flush();
+    for (const key of keys) {
+      const { gz, xz } = ChunkStore.names(key);
+      for (const name of [gz, xz]) {
+        if (this.#used.has(name)) continue;
+        try {
+          Deno.removeSync(join(this.#dir, name));
+        } catch { /* not stored */ }
+      }
+    }
+  }
+
+  /**
+   * Stores `bytes` (which must not change meanwhile) as `key`, written on another thread: a full
+   * build stores some 40 new files, each a few hundred microseconds of this thread's time
+   * written here. {@link flush} (which {@link drop} and {@link prune} call) waits for them.
+   */
+  put(key: string, bytes: Uint8Array): void {
+    this.#used.add(key);
+    Deno.mkdirSync(this.#dir, { recursive: true });
+    const path = join(this.#dir, key);
+    const tmp = `${path}.tmp-${Deno.pid}`;
+    const write = Deno.writeFile(tmp, bytes).then(() => Deno.rename(tmp, path));
+    write.catch(() => {}); // reported by flush()
+    this.#writes.push(write);
+  }
+
+  /** Waits for the chunks {@link put} is writing; throws what a write threw. */
+  async flush(): Promise<void> {
+    const writes = this.#writes.splice(0);
+    const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
+  /** Deletes the chunks this publish did not use. */
+  async prune(): Promise<void> {
+    await this.flush();
+    let names: string[];
+    try {
+      names = [...Deno.readDirSync(this.#dir)].map((e) => e.name);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (!this.#used.has(n)) {
+        try {
+          Deno.removeSync(join(this.#dir, n));
+        } catch { /* already gone */ }
+      }
+    }
+  }
+}
+
+/** An xz block cached as 4 bytes (little-endian unpadded size) then the block's bytes. */
+export function packBlock(b: XzBlock): Uint8Array {
+  const out = new Uint8Array(4 + b.bytes.length);
+  new DataView(out.buffer).setUint32(0, b.unpadded, true);
+  out.set(b.bytes, 4);
+  return out;
+}
+
+/** The xz block {@link packBlock} packed, of a chunk of `uncompressed` bytes. */
+export function unpackBlock(packed: Uint8Array, uncompressed: number): XzBlock {
+  const unpadded = new DataView(packed.buffer, packed.byteOffset).getUint32(0, true);
+  return { bytes: packed.subarray(4), unpadded, uncompressed };
+}
