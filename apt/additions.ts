@@ -10,6 +10,7 @@
 
 import { dirname, join, resolve } from "../engine/path.ts";
 import { type Failure, failure } from "../engine/failure.ts";
+import { tmpPath } from "../engine/durable.ts";
 import { hashFile } from "../engine/hash.ts";
 import { statFile } from "../engine/stat.ts";
 import type { AptRepoConfig } from "./config.ts";
@@ -118,7 +119,7 @@ export async function placeAdditions(
       }
     } else if (!there) {
       Deno.mkdirSync(dirname(dest), { recursive: true });
-      const tmp = `${dest}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+      const tmp = tmpPath(dest);
       Deno.copyFileSync(src, tmp);
       if ((await hashFile(tmp)).digest !== f.sha256) { // the source changed since it was read
         Deno.removeSync(tmp);

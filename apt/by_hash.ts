@@ -10,7 +10,7 @@
  */
 
 import { sameBytes } from "../engine/bytes.ts";
-import { replaceFileAtomic } from "../engine/durable.ts";
+import { replaceFileAtomic, tmpPath } from "../engine/durable.ts";
 import { statFile } from "../engine/stat.ts";
 import { dirname, join } from "../engine/path.ts";
 import type { FileHashes } from "./stanza.ts";
@@ -20,10 +20,6 @@ const ALGOS = [["MD5Sum", "md5"], ["SHA256", "sha256"], ["SHA512", "sha512"]] as
 
 function exists(path: string): boolean {
   return statFile(path) !== null;
-}
-
-function tmpName(path: string): string {
-  return `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 /** The modification time of `path` in ms, or null when it does not exist. */
@@ -67,7 +63,7 @@ export function writeAtomic(path: string, bytes: Uint8Array | string): void {
 
 /** Links `from` to `to` (replacing it atomically), copying where links are not possible. */
 function linkAtomic(from: string, to: string): void {
-  const tmp = tmpName(to);
+  const tmp = tmpPath(to);
   try {
     Deno.linkSync(from, tmp);
   } catch {

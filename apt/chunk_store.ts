@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ensureDir } from "../engine/fs_util.ts";
 import { join } from "../engine/path.ts";
 import { XZ_FILTER, type XzBlock } from "./xz_blocks.ts";
 
@@ -69,7 +70,7 @@ export class ChunkStore {
    */
   put(key: string, bytes: Uint8Array): void {
     this.#used.add(key);
-    Deno.mkdirSync(this.#dir, { recursive: true });
+    ensureDir(this.#dir);
     const path = join(this.#dir, key);
     const tmp = `${path}.tmp-${Deno.pid}`;
     const write = Deno.writeFile(tmp, bytes).then(() => Deno.rename(tmp, path));

@@ -225,7 +225,9 @@ async function publishLocked(
       meanwhile,
       stage: (i, name, bytes) => {
         const t = targets[i];
-        staged.stage(indexDir(t.suite, t.comp, t.arch), name, bytes);
+        const dir = indexDir(t.suite, t.comp, t.arch);
+        // A file as long as the published one is likely the same: signAndWrite compares first.
+        if (oldTexts.get(`${dir}/${name}`)?.length !== bytes.length) staged.stage(dir, name, bytes);
       },
     });
 

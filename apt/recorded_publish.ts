@@ -219,7 +219,9 @@ export async function publishRecorded(p: RecordedPublish): Promise<
     meanwhile: checkPool, // called even when nothing is compressed
     stage: (k, name, bytes) => {
       const t = targets[edited[k]];
-      p.staged.stage(indexDir(t.suite, t.comp, t.arch), name, bytes);
+      const dir = indexDir(t.suite, t.comp, t.arch);
+      // A file as long as the published one is likely the same: signAndWrite compares first.
+      if (known.get(`${dir}/${name}`)?.length !== bytes.length) p.staged.stage(dir, name, bytes);
     },
   });
   if (poolChanged) return null;

@@ -26,6 +26,8 @@
  * @module
  */
 
+import { tmpPath } from "../engine/durable.ts";
+import { ensureDir, removeIfExists } from "../engine/fs_util.ts";
 import { join } from "../engine/path.ts";
 
 interface Staged {
@@ -48,8 +50,8 @@ export class StagedWrites {
     const before = this.#files.get(key);
     if (before) this.#drop(before);
     const folder = join(this.root, dir, "by-hash", "SHA256");
-    Deno.mkdirSync(folder, { recursive: true });
-    const tmp = join(folder, `${name}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+    ensureDir(folder);
+    const tmp = tmpPath(join(folder, name));
     const written = Deno.writeFile(tmp, bytes).then(() => null, (e) => e);
     this.#files.set(key, { tmp, written });
   }
@@ -65,7 +67,7 @@ export class StagedWrites {
     this.#files.delete(key);
     const error = await s.written;
     if (error === null) return s.tmp;
-    removeQuietly(s.tmp);
+    removeIfExists(s.tmp);
     throw error;
   }
 
@@ -77,12 +79,6 @@ export class StagedWrites {
   }
 
   #drop(s: Staged): void {
-    this.#dropped.push(s.written.then(() => removeQuietly(s.tmp)));
+    this.#dropped.push(s.written.then(() => void removeIfExists(s.tmp)));
   }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch { /* never created */ }
 }

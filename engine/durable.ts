@@ -82,6 +82,14 @@ async function fsyncEach(batch: { tmp: string }[]): Promise<void> {
 }
 
 /**
+ * A fresh temporary name beside `path` (same folder, so a rename onto `path` is atomic), unique
+ * to this process and call.
+ */
+export function tmpPath(path: string): string {
+  return `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
  * Replaces `path` atomically (temporary file in the same folder, then rename), without fsync.
  * Only for files kiln can derive again, the workspace state and the build stamp: after a power
  * loss a torn one fails to parse and is ignored, which costs a recheck, never a wrong result;
@@ -89,7 +97,7 @@ async function fsyncEach(batch: { tmp: string }[]): Promise<void> {
  * trust, go through {@link GroupCommit}.
  */
 export function replaceFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = tmpPath(path);
   try {
     if (typeof data === "string") Deno.writeTextFileSync(tmp, data);
     else Deno.writeFileSync(tmp, data);
