@@ -1,6 +1,7 @@
 /**
  * The compressed forms of `Packages` chunks (see `packages_index.ts`), kept by content between
- * publishes so that a build which reads an index back compresses only the chunks that changed.
+ * publishes so that a build which reads an index back compresses only the chunks that changed:
+ * each chunk's gzip member, and the xz block of each of its blocks' texts.
  *
  * @module
  */
@@ -8,6 +9,12 @@
 import { ensureDir } from "../engine/fs_util.ts";
 import { join } from "../engine/path.ts";
 import { XZ_FILTER, type XzBlock } from "./xz_blocks.ts";
+
+/** What the store needs to know of a chunk: its key and its xz blocks' keys. */
+export interface StoredChunk {
+  readonly key: string;
+  readonly blocks: readonly { readonly key: string }[];
+}
 
 /**
  * Compressed chunks by key (content hash plus format), one file each under
@@ -31,30 +38,37 @@ export class ChunkStore {
     }
   }
 
-  /**
-   * The stored names of chunk `key`'s two forms: its gzip member, and its xz block under
-   * {@link XZ_FILTER}'s tag (so blocks made with another filter are never joined with these).
-   */
-  static names(key: string): { gz: string; xz: string } {
-    return { gz: `${key}.gz`, xz: `${key}.${XZ_FILTER.tag}` };
-  }
-
-  /** Marks `key` as used by this publish without reading it (a chunk reused as published). */
-  keep(key: string): void {
-    const { gz, xz } = ChunkStore.names(key);
-    this.#used.add(gz);
-    this.#used.add(xz);
+  /** The stored name of chunk `key`'s gzip member. */
+  static gzName(key: string): string {
+    return `${key}.gz`;
   }
 
   /**
-   * Deletes the chunks of `keys` (both forms) that this publish did not use: what a publish that
-   * knows exactly which chunks it replaced does instead of {@link prune}, which lists them all.
+   * The stored name of the xz block of the text whose key is `key`, under {@link XZ_FILTER}'s
+   * tag (so blocks made with another filter are never joined with these).
    */
-  async drop(keys: Iterable<string>): Promise<void> {
+  static xzName(key: string): string {
+    return `${key}.${XZ_FILTER.tag}`;
+  }
+
+  /** The stored names of a chunk's forms: its gzip member and its xz blocks. */
+  static chunkNames(chunk: StoredChunk): string[] {
+    return [ChunkStore.gzName(chunk.key), ...chunk.blocks.map((b) => ChunkStore.xzName(b.key))];
+  }
+
+  /** Marks a chunk as used by this publish without reading it (a chunk reused as published). */
+  keep(chunk: StoredChunk): void {
+    for (const name of ChunkStore.chunkNames(chunk)) this.#used.add(name);
+  }
+
+  /**
+   * Deletes the forms of `chunks` that this publish did not use: what a publish that knows
+   * exactly which chunks it replaced does instead of {@link prune}, which lists them all.
+   */
+  async drop(chunks: Iterable<StoredChunk>): Promise<void> {
     await this.flush();
-    for (const key of keys) {
-      const { gz, xz } = ChunkStore.names(key);
-      for (const name of [gz, xz]) {
+    for (const chunk of chunks) {
+      for (const name of ChunkStore.chunkNames(chunk)) {
         if (this.#used.has(name)) continue;
         try {
           Deno.removeSync(join(this.#dir, name));
@@ -112,7 +126,7 @@ export function packBlock(b: XzBlock): Uint8Array {
   return out;
 }
 
-/** The xz block {@link packBlock} packed, of a chunk of `uncompressed` bytes. */
+/** The xz block {@link packBlock} packed, of a text of `uncompressed` bytes. */
 export function unpackBlock(packed: Uint8Array, uncompressed: number): XzBlock {
   const unpadded = new DataView(packed.buffer, packed.byteOffset).getUint32(0, true);
   return { bytes: packed.subarray(4), unpadded, uncompressed };

@@ -12,16 +12,17 @@
 import {
   chunkSorted,
   comparePackages,
-  type IndexChunk,
   type IndexedPackage,
   type ListedPackage,
   startsChunk,
-} from "./packages_index.ts";
+} from "./index_chunks.ts";
+import type { IndexChunk } from "./packages_index.ts";
 import {
   firstPackage,
   type IndexRecord,
   listsFile,
   packPackages,
+  type RecordedChunk,
   unpackPackages,
 } from "./index_record.ts";
 
@@ -46,8 +47,8 @@ export interface IndexEdit {
 export interface EditedIndex {
   readonly chunks: IndexChunk[];
   readonly lists: string[];
-  /** Keys of the recorded chunks that were cut again. */
-  readonly replaced: string[];
+  /** The recorded chunks that were cut again (and are not reused elsewhere in the index). */
+  readonly replaced: RecordedChunk[];
 }
 
 /**
@@ -140,7 +141,7 @@ export function editIndex(
       const cut = chunkSorted(merged);
       const lists = cut.map((c) => packPackages(c.packages));
       if (lists.some((l) => l === null)) return null; // not recordable: read the index back
-      g.cut = { texts: cut.map((c) => c.text), lists: lists as string[] };
+      g.cut = { blocks: cut.map((c) => c.blocks), lists: lists as string[] };
       r++;
       continue;
     }
@@ -161,7 +162,7 @@ export function editIndex(
 
   const chunks: IndexChunk[] = [];
   const lists: string[] = [];
-  const replaced = new Set<string>();
+  const replaced = new Map<string, RecordedChunk>();
   const reusedKeys = new Set<string>();
   let i = 0;
   for (const g of regions) {
@@ -170,23 +171,27 @@ export function editIndex(
       lists.push(old[i].list);
       reusedKeys.add(old[i].key);
     }
-    chunks.push(...g.cut!.texts);
+    chunks.push(...g.cut!.blocks);
     lists.push(...g.cut!.lists);
-    for (; i < g.b; i++) replaced.add(old[i].key);
+    for (; i < g.b; i++) replaced.set(old[i].key, old[i]);
   }
   for (; i < n; i++) {
     chunks.push(reuse(record, published, at, i));
     lists.push(old[i].list);
     reusedKeys.add(old[i].key);
   }
-  return { chunks, lists, replaced: [...replaced].filter((key) => !reusedKeys.has(key)) };
+  return {
+    chunks,
+    lists,
+    replaced: [...replaced.values()].filter((c) => !reusedKeys.has(c.key)),
+  };
 }
 
 /** A run of chunks `[a, b)` to cut again, and what it was cut into. */
 interface Region {
   a: number;
   b: number;
-  cut?: { texts: string[]; lists: string[] };
+  cut?: { blocks: (readonly string[])[]; lists: string[] };
 }
 
 /** Offsets of each chunk in the three published files (one more than there are chunks). */
@@ -205,11 +210,8 @@ function reuse(record: IndexRecord, published: PublishedForms, at: Offsets, i: n
     after: c.after,
     plain: published.plain.subarray(at.plain[i], at.plain[i + 1]),
     gz: published.gz.subarray(at.gz[i], at.gz[i + 1]),
-    xz: {
-      bytes: published.xz.subarray(at.xz[i], at.xz[i + 1]),
-      unpadded: c.unpadded,
-      uncompressed: c.plain,
-    },
+    xz: published.xz.subarray(at.xz[i], at.xz[i + 1]),
+    blocks: c.blocks,
   };
 }
 

@@ -14,7 +14,8 @@
 import { dirname, join } from "../engine/path.ts";
 import { replaceFileAtomic } from "../engine/durable.ts";
 import { statFile } from "../engine/stat.ts";
-import { CHUNK_EVERY, CHUNK_MAX, type ChunkInfo, type ListedPackage } from "./packages_index.ts";
+import { CHUNK_EVERY, CHUNK_MAX, type ListedPackage, XZ_BLOCK_EVERY } from "./index_chunks.ts";
+import type { ChunkInfo } from "./packages_index.ts";
 import type { FileHashes } from "./stanza.ts";
 import { XZ_FILTER } from "./xz_blocks.ts";
 
@@ -22,7 +23,7 @@ import { XZ_FILTER } from "./xz_blocks.ts";
  * How chunks are cut and compressed: a record made another way is not reused, so reused chunks
  * are always those a build from scratch would make.
  */
-const SCHEME = `v1:fnv${CHUNK_EVERY}:${CHUNK_MAX}:${XZ_FILTER.tag}`;
+const SCHEME = `v2:fnv${CHUNK_EVERY}/${XZ_BLOCK_EVERY}:${CHUNK_MAX}:${XZ_FILTER.tag}`;
 
 /** The three files of an index, in this order everywhere in a record. */
 export const INDEX_FORMS = ["Packages", "Packages.gz", "Packages.xz"] as const;

@@ -10,7 +10,7 @@ import { type Failure, failure } from "../engine/failure.ts";
 import type { AptRepoConfig } from "./config.ts";
 import type { CachedDeb } from "./index_cache.ts";
 import { packPackages } from "./index_record.ts";
-import { chunkSorted, comparePackages } from "./packages_index.ts";
+import { chunkSorted, comparePackages } from "./index_chunks.ts";
 import type { PublishedFile } from "./published.ts";
 import type { Target } from "./suite_release.ts";
 
@@ -49,7 +49,7 @@ export function indexTargets(
           suite: suite.name,
           comp,
           arch,
-          chunks: chunks.map((c) => c.text),
+          chunks: chunks.map((c) => c.blocks),
           lists: chunks.map((c) => packPackages(c.packages)),
         });
       }

@@ -1,13 +1,13 @@
 /**
  * `Packages`, `Packages.gz` and `Packages.xz` of one component and architecture, built in chunks.
  *
- * Stanzas are sorted (package, version, architecture, file) and cut into chunks at
- * content-defined points: before a package whose name hashes to 0 modulo {@link CHUNK_EVERY}, so
- * adding or removing a package moves no boundary but its own. Each chunk is compressed on its
- * own, a gzip member and an xz block, and cached by its content: `Packages.gz` is the members
- * concatenated (gzip readers, apt's included, read every member) and `Packages.xz` one stream of
- * the blocks (see `xz_blocks.ts`). Adding one package to a large index recompresses one chunk,
- * not the file. The bytes depend only on the stanzas, however the index was reached.
+ * The stanzas are cut into chunks, and each chunk into xz blocks, where names say (see
+ * `index_chunks.ts`). Each chunk is compressed on its own into a gzip member, and each block into
+ * an xz block, and both are cached by their content: `Packages.gz` is the members concatenated
+ * (gzip readers, apt's included, read every member) and `Packages.xz` one stream of the blocks
+ * (see `xz_blocks.ts`). Adding one package to a large index compresses one chunk with gzip and
+ * one block with xz, not the file. The bytes depend only on the stanzas, however the index was
+ * reached.
  *
  * @module
  */
@@ -28,25 +28,15 @@ import {
 import { loadLiblzma } from "../engine/liblzma.ts";
 import { liblzmaBlocks } from "./xz_ffi.ts";
 
-/** On average one chunk boundary every this many packages. */
-export const CHUNK_EVERY = 64;
-/** A chunk is cut after this many bytes whatever the names say (bounds one recompression). */
-export const CHUNK_MAX = 256 * 1024;
-
-/** A package as one index lists it. */
-export interface IndexedPackage {
-  readonly pkg: string;
-  readonly version: string;
-  readonly arch: string;
-  readonly poolRel: string;
-  /** Its rendered stanza (see `stanza.ts`), without the separating blank line. */
-  readonly stanza: string;
-  /** The pool file's stat signature when its facts were taken (kept in the index's record). */
-  readonly sig: string;
+/** One xz block of a chunk as recorded: its text's key, and the sizes the xz index lists. */
+export interface XzBlockInfo {
+  /** The key of the text it compresses (its name in the chunk store). */
+  readonly key: string;
+  /** Block header + compressed data + check, without the padding to 4 bytes. */
+  readonly unpadded: number;
+  /** The length of its text. */
+  readonly plain: number;
 }
-
-/** What an index's record keeps of a package: enough to sort it, find it and check its file. */
-export type ListedPackage = Omit<IndexedPackage, "stanza">;
 
 /**
  * A chunk of a published index whose three forms are known already (an unchanged part of it,
@@ -56,24 +46,27 @@ export interface ReusedChunk {
   readonly key: string;
   readonly plain: Uint8Array;
   readonly gz: Uint8Array;
-  readonly xz: XzBlock;
+  /** Its xz blocks' bytes, one after another, and what the record says of each. */
+  readonly xz: Uint8Array;
+  readonly blocks: readonly XzBlockInfo[];
   /** Its position in the published files (hashing resumes after a run kept from the start). */
   readonly at?: number;
   /** The hashes' state after it, as recorded (see {@link ChunkInfo.after}). */
   readonly after?: string;
 }
 
-/** A chunk to build: its text, or its known forms. */
-export type IndexChunk = string | ReusedChunk;
+/** A chunk to build: its xz blocks' texts (one string: a single block), or its known forms. */
+export type IndexChunk = string | readonly string[] | ReusedChunk;
 
 /** Where one chunk sits in the built files: its key and the length of each of its forms. */
 export interface ChunkInfo {
   readonly key: string;
   readonly plain: number;
   readonly gz: number;
-  /** Its xz block's bytes (padding included), and the size the xz index lists. */
+  /** Its xz blocks' bytes (padding included). */
   readonly xz: number;
-  readonly unpadded: number;
+  /** Its xz blocks, in order. */
+  readonly blocks: readonly XzBlockInfo[];
   /**
    * The state of the three forms' digests after this chunk (base64: plain, gz, xz, each
    * `resumable_hashes.ts`'s state), so that a publish keeping this chunk and all before it
@@ -92,63 +85,27 @@ export interface PackagesFiles {
   readonly chunks: readonly ChunkInfo[];
 }
 
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+/** The blocks of a reused chunk's xz bytes, as its record describes them. */
+function splitBlocks(xz: Uint8Array, blocks: readonly XzBlockInfo[]): Block[] {
+  let at = 0;
+  return blocks.map((b) => {
+    const end = at + ((b.unpadded + 3) & ~3);
+    const bytes = xz.subarray(at, end);
+    at = end;
+    return {
+      key: b.key,
+      plain: b.plain,
+      xz: { bytes, unpadded: b.unpadded, uncompressed: b.plain },
+    };
+  });
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** The order of stanzas in `Packages`: package, version, architecture, pool path. */
-export function comparePackages(a: ListedPackage, b: ListedPackage): number {
-  return cmp(a.pkg, b.pkg) || cmp(a.version, b.version) || cmp(a.arch, b.arch) ||
-    cmp(a.poolRel, b.poolRel);
-}
-
-/**
- * Whether a chunk starts at `p` whatever came before it (a content-defined boundary): a package
- * whose name hashes to 0 modulo {@link CHUNK_EVERY}, following another package's stanza.
- */
-export function startsChunk(p: ListedPackage, prev: ListedPackage | undefined): boolean {
-  return prev !== undefined && p.pkg !== prev.pkg && fnv1a(p.pkg) % CHUNK_EVERY === 0;
-}
-
-/** A chunk of an index: its text and the packages it lists, in order. */
-export interface TextChunk<P extends ListedPackage = IndexedPackage> {
-  readonly text: string;
-  readonly packages: readonly P[];
-}
-
-/**
- * Cuts packages already in {@link comparePackages} order into chunks of text (blank-line
- * separated stanzas): before each package that {@link startsChunk}, and after
- * {@link CHUNK_MAX} characters whatever the names say.
- */
-export function chunkSorted<P extends IndexedPackage>(sorted: readonly P[]): TextChunk<P>[] {
-  const chunks: TextChunk<P>[] = [];
-  let cur = "";
-  let packages: P[] = [];
-  let prev: P | undefined;
-  for (const p of sorted) {
-    if (cur && (startsChunk(p, prev) || cur.length >= CHUNK_MAX)) {
-      chunks.push({ text: cur, packages });
-      cur = "";
-      packages = [];
-    }
-    cur += p.stanza + "\n";
-    packages.push(p);
-    prev = p;
-  }
-  if (cur) chunks.push({ text: cur, packages });
-  return chunks;
-}
-
-/** Sorts packages and cuts their stanzas (blank-line separated) into chunks of text. */
-export function packagesChunks(packages: readonly IndexedPackage[]): string[] {
-  return chunkSorted([...packages].sort(comparePackages)).map((c) => c.text);
+/** An xz block being built: its text's key and length, its text unless reused, its block. */
+interface Block {
+  readonly key: string;
+  readonly plain: number;
+  bytes?: Uint8Array;
+  xz?: XzBlock;
 }
 
 const encoder = new TextEncoder();
@@ -190,8 +147,8 @@ export type IndexFileName = "Packages" | "Packages.gz" | "Packages.xz";
 
 /**
  * Builds the `Packages` files of several indexes (each given as its chunks), compressing only
- * the chunks `store` does not hold yet: the xz ones `parallelism` at a time (liblzma on other
- * threads, or `xz` processes), the gzip ones meanwhile (zlib on other threads, see
+ * what `store` does not hold yet: the xz blocks `parallelism` at a time (liblzma on other
+ * threads, or `xz` processes), the chunks' gzip members meanwhile (zlib on other threads, see
  * `engine/libz.ts`); then hashes each file's forms from where its record lets hashing resume
  * (`resumable_hashes.ts`).
  */
@@ -203,65 +160,81 @@ export async function buildPackagesFiles(
   interface Chunk {
     bytes: Uint8Array;
     key: string;
+    blocks: Block[];
     gz?: Uint8Array;
-    xz?: XzBlock;
     at?: number;
     after?: string;
   }
-  const byKey = new Map<string, Chunk>();
+  const chunkByKey = new Map<string, Chunk>();
+  const blockByKey = new Map<string, Block>();
   const layout = indexes.map((chunks) =>
-    chunks.map((chunk) => {
-      if (typeof chunk !== "string") {
-        store.keep(chunk.key);
-        const { plain: bytes, key, gz, xz, at, after } = chunk;
-        return { bytes, key, gz, xz, at, after };
+    chunks.map((chunk): Chunk => {
+      if (typeof chunk !== "string" && !Array.isArray(chunk)) {
+        const c = chunk as ReusedChunk;
+        store.keep(c);
+        const { plain: bytes, key, gz, at, after } = c;
+        return { bytes, key, gz, at, after, blocks: splitBlocks(c.xz, c.blocks) };
       }
-      const bytes = encoder.encode(chunk);
-      const key = sha256Hex(bytes);
-      let c = byKey.get(key);
+      const texts = typeof chunk === "string" ? [chunk] : chunk as readonly string[];
+      const blocks = texts.map((text) => {
+        const bytes = encoder.encode(text);
+        const key = sha256Hex(bytes);
+        let b = blockByKey.get(key);
+        if (!b) {
+          b = { key, plain: bytes.length, bytes };
+          const xz = store.get(ChunkStore.xzName(key));
+          if (xz) b.xz = unpackBlock(xz, bytes.length);
+          blockByKey.set(key, b);
+        }
+        return b;
+      });
+      // A chunk's key is that of its blocks' keys: its text is hashed once, block by block.
+      const key = blocks.length === 1
+        ? blocks[0].key
+        : sha256Hex(encoder.encode(blocks.map((b) => b.key).join("\n")));
+      let c = chunkByKey.get(key);
       if (!c) {
-        c = { bytes, key };
-        const names = ChunkStore.names(key);
-        const gz = store.get(names.gz);
+        const bytes = blocks.length === 1
+          ? blocks[0].bytes!
+          : concatBytes(blocks.map((b) => b.bytes!));
+        c = { bytes, key, blocks };
+        const gz = store.get(ChunkStore.gzName(key));
         if (gz) c.gz = gz;
-        const xz = store.get(names.xz);
-        if (xz) c.xz = unpackBlock(xz, bytes.length);
-        byKey.set(key, c);
+        chunkByKey.set(key, c);
       }
       return c;
     })
   );
-  const all = [...byKey.values()];
-  const needXz = all.filter((c) => !c.xz);
-  const needGz = all.filter((c) => !c.gz);
-  // A few chunks (adding a package): liblzma in this process, with no process to start. Many (a
-  // full build): `xz` processes, each reusing one encoder for its chunks, where as many fresh
+  const needXz = [...blockByKey.values()].filter((b) => !b.xz);
+  const needGz = [...chunkByKey.values()].filter((c) => !c.gz);
+  // A few blocks (adding a package): liblzma in this process, with no process to start. Many (a
+  // full build): `xz` processes, each reusing one encoder for its blocks, where as many fresh
   // encoders would cost a cold process their page faults. The blocks are the same bytes.
   const lzma = opts.xz !== "tool" && needXz.length <= opts.parallelism ? loadLiblzma() : null;
 
   // Split the xz work into groups of about equal size, one process each.
-  const groups: Chunk[][] = Array.from(
+  const groups: Block[][] = Array.from(
     { length: Math.max(1, Math.min(opts.parallelism, needXz.length)) },
     () => [],
   );
   const load = groups.map(() => 0);
-  for (const c of [...needXz].sort((a, b) => b.bytes.length - a.bytes.length)) {
+  for (const b of [...needXz].sort((a, b) => b.plain - a.plain)) {
     const i = load.indexOf(Math.min(...load));
-    groups[i].push(c);
-    load[i] += c.bytes.length;
+    groups[i].push(b);
+    load[i] += b.plain;
   }
   // Keep index order inside a group (sorting only chose the group).
-  const order = new Map(needXz.map((c, i) => [c, i]));
+  const order = new Map(needXz.map((b, i) => [b, i]));
   for (const g of groups) g.sort((a, b) => order.get(a)! - order.get(b)!);
 
   const xzWork = Promise.all(
     groups.filter((g) => g.length).map(async (g) => {
-      const bytes = g.map((c) => c.bytes);
+      const bytes = g.map((b) => b.bytes!);
       const blocks = lzma
         ? await liblzmaBlocks(lzma, bytes)
         : await xzCompressChunks(bytes, opts.xzTool, opts.tmpDir);
       if ("reason" in blocks) return blocks;
-      g.forEach((c, i) => (c.xz = blocks[i]));
+      g.forEach((b, i) => (b.xz = blocks[i]));
       return null;
     }),
   );
@@ -304,14 +277,19 @@ export async function buildPackagesFiles(
   }));
   const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
-  for (const c of needGz) store.put(ChunkStore.names(c.key).gz, c.gz!);
-  for (const c of needXz) store.put(ChunkStore.names(c.key).xz, packBlock(c.xz!));
-  const xzs = layout.map((chunks) => joinXzBlocks(chunks.map((c) => c.xz!)));
+  for (const c of needGz) store.put(ChunkStore.gzName(c.key), c.gz!);
+  for (const b of needXz) store.put(ChunkStore.xzName(b.key), packBlock(b.xz!));
+  const xzs = layout.map((chunks) =>
+    joinXzBlocks(chunks.flatMap((c) => c.blocks.map((b) => b.xz!)))
+  );
   xzs.forEach((xz, i) => opts.stage?.(i, "Packages.xz", xz));
+  const xzSizes = layout.map((chunks) =>
+    chunks.map((c) => c.blocks.reduce((n, b) => n + b.xz!.bytes.length, 0))
+  );
   const xzHashes = await Promise.all(xzs.map((xz, i) => {
-    const pieces = layout[i].map((c) => c.xz!.bytes);
+    // Each chunk's blocks lie one after another in the stream: its piece is where they lie.
     let end = XZ_STREAM_HEADER_SIZE;
-    for (const p of pieces) end += p.length;
+    const pieces = xzSizes[i].map((size) => xz.subarray(end, end += size));
     const head = xz.subarray(0, XZ_STREAM_HEADER_SIZE);
     return hashIndexForm({ head, pieces, tail: xz.subarray(end) }, xz, resumes[i], 2, false);
   }));
@@ -327,8 +305,8 @@ export async function buildPackagesFiles(
       key: c.key,
       plain: c.bytes.length,
       gz: c.gz!.length,
-      xz: c.xz!.bytes.length,
-      unpadded: c.xz!.unpadded,
+      xz: xzSizes[i][j],
+      blocks: c.blocks.map((b) => ({ key: b.key, unpadded: b.xz!.unpadded, plain: b.plain })),
       after: stateAfter(resumes[i], j, c.after, [hashes[i], gzHashes[i], xzHashes[i]]),
     })),
   }));

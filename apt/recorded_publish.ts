@@ -29,9 +29,11 @@ import {
   listsFile,
   packagesNamed,
   readIndexRecord,
+  type RecordedChunk,
 } from "./index_record.ts";
 import { type AptRemoval, packageNotFound } from "./membership.ts";
-import { buildPackagesFiles, type IndexedPackage, type PackagesFiles } from "./packages_index.ts";
+import type { IndexedPackage } from "./index_chunks.ts";
+import { buildPackagesFiles, type PackagesFiles } from "./packages_index.ts";
 import { indexDir } from "./published.ts";
 import { signAndWrite } from "./publish_write.ts";
 import type { StagedWrites } from "./staged_writes.ts";
@@ -170,7 +172,7 @@ export async function publishRecorded(p: RecordedPublish): Promise<
   const known = new Map<string, Uint8Array>();
   const targets: Target[] = [];
   const edited: number[] = [];
-  const replaced = new Set<string>();
+  const replaced: RecordedChunk[] = [];
   for (const x of indexes) {
     const dir = indexDir(x.suite, x.comp, x.arch);
     const published = await x.files;
@@ -186,7 +188,7 @@ export async function publishRecorded(p: RecordedPublish): Promise<
     }
     const edit = editIndex(x.record, published, { remove: change?.remove ?? new Set(), add });
     if (!edit) return null;
-    for (const key of edit.replaced) replaced.add(key);
+    replaced.push(...edit.replaced);
     if (edit.replaced.length || add.length) edited.push(targets.length);
     targets.push({ suite: x.suite, comp: x.comp, arch: x.arch, ...edit });
   }
@@ -230,7 +232,7 @@ export async function publishRecorded(p: RecordedPublish): Promise<
     const at = edited.indexOf(i);
     if (at >= 0) return compressed[at];
     const dir = indexDir(x.suite, x.comp, x.arch);
-    for (const c of x.record.chunks) p.store.keep(c.key);
+    for (const c of x.record.chunks) p.store.keep(c);
     return {
       plain: known.get(`${dir}/Packages`)!,
       gz: known.get(`${dir}/Packages.gz`)!,

@@ -4,12 +4,14 @@ import { ChunkStore } from "../../apt/chunk_store.ts";
 import { editIndex } from "../../apt/index_edit.ts";
 import { type IndexRecord, packPackages, unpackPackages } from "../../apt/index_record.ts";
 import {
-  buildPackagesFiles,
   CHUNK_MAX,
   chunkSorted,
   comparePackages,
-  type IndexChunk,
   type IndexedPackage,
+} from "../../apt/index_chunks.ts";
+import {
+  buildPackagesFiles,
+  type IndexChunk,
   type PackagesFiles,
 } from "../../apt/packages_index.ts";
 
@@ -42,7 +44,7 @@ function pkg(name: string, version: string, arch: string, big: boolean): Indexed
 /** Builds `list` from scratch: its files, and the record kiln would keep of them. */
 async function build(list: readonly IndexedPackage[], store: ChunkStore) {
   const cut = chunkSorted([...list].sort(comparePackages));
-  const built = await buildPackagesFiles([cut.map((c) => c.text)], store, { parallelism: 2 });
+  const built = await buildPackagesFiles([cut.map((c) => c.blocks)], store, { parallelism: 2 });
   if ("reason" in built) throw new Error(built.message);
   const files = built[0];
   const record: IndexRecord = {
@@ -109,7 +111,9 @@ for (const big of [false, true]) {
         const want = await build(next, new ChunkStore(`${dir}/scratch`));
         sameFiles(got, want.files, `round ${round}`);
         assert.deepEqual(edited.lists, want.lists, `round ${round}: packed lists`);
-        const reused = edited.chunks.filter((c) => typeof c !== "string").length;
+        const reused = edited.chunks.filter((c) =>
+          typeof c !== "string" && !Array.isArray(c)
+        ).length;
         assert.ok(
           reused >= want.record.chunks.length - 2 - 2 * (remove.size + add.length),
           `round ${round}: only touched chunks are cut again (${reused} reused)`,
@@ -131,7 +135,7 @@ Deno.test("editIndex() reuses every chunk when nothing changes, fills and emptie
     const { files, record } = await build(list, new ChunkStore(dir));
     const same = editIndex(record, files, { remove: new Set(), add: [] });
     assert.ok(same);
-    assert.ok(same.chunks.every((c) => typeof c !== "string"));
+    assert.ok(same.chunks.every((c) => typeof c !== "string" && !Array.isArray(c)));
     assert.deepEqual(same.replaced, []);
     const short = { ...files, gz: files.gz.subarray(1) };
     assert.equal(editIndex(record, short, { remove: new Set(), add: [] }), null);

@@ -3,11 +3,12 @@ import { gunzipSync } from "node:zlib";
 import { resolve } from "node:path";
 import { ChunkStore } from "../../apt/chunk_store.ts";
 import {
-  buildPackagesFiles,
   CHUNK_EVERY,
   type IndexedPackage,
   packagesChunks,
-} from "../../apt/packages_index.ts";
+  XZ_BLOCK_EVERY,
+} from "../../apt/index_chunks.ts";
+import { buildPackagesFiles } from "../../apt/packages_index.ts";
 
 const TMP = resolve("test/.tmp");
 
@@ -31,17 +32,23 @@ async function unxz(bytes: Uint8Array): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
-Deno.test("packagesChunks() sorts stanzas and cuts chunks only where names say", () => {
+Deno.test("packagesChunks() sorts stanzas and cuts chunks and xz blocks only where names say", () => {
   const many = Array.from({ length: 1000 }, (_, i) => pkg(i));
   const shuffled = [...many].reverse();
   const chunks = packagesChunks(shuffled);
-  const text = chunks.join("");
+  const text = chunks.map((c) => c.join("")).join("");
   assert.equal(text, many.map((p) => p.stanza + "\n").join(""));
   assert.ok(chunks.length > 1000 / CHUNK_EVERY / 3 && chunks.length < 1000 / CHUNK_EVERY * 3);
-  // Adding one package changes at most the chunk it lands in (and splits it at most once).
-  const more = packagesChunks([...many, pkg(1000, "2.0")]);
-  const before = new Set(chunks);
-  assert.ok(more.filter((c) => !before.has(c)).length <= 2);
+  const blocks = chunks.flat();
+  assert.ok(blocks.length > 1000 / XZ_BLOCK_EVERY / 3 && blocks.length < 1000 / XZ_BLOCK_EVERY * 3);
+  assert.ok(blocks.length > chunks.length, "some chunks hold several xz blocks");
+  // Adding one package changes at most the chunk it lands in (and splits it at most once), and
+  // in it at most the xz block it lands in.
+  const more = packagesChunks([...many, pkg(1000, "2.0"), pkg(500, "2.0")]);
+  const before = new Set(chunks.map((c) => c.join("")));
+  assert.ok(more.filter((c) => !before.has(c.join(""))).length <= 4);
+  const beforeBlocks = new Set(blocks);
+  assert.equal(more.flat().filter((b) => !beforeBlocks.has(b)).length, 2);
 });
 
 Deno.test("packagesChunks() of nothing is no chunks", () => {
@@ -97,6 +104,37 @@ Deno.test("buildPackagesFiles() writes gz and xz that decode to Packages, compre
     assert.ok(!("reason" in fresh));
     assert.deepEqual(fresh[0].gz, again[0].gz);
     assert.deepEqual(fresh[0].xz, again[0].xz);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("buildPackagesFiles() compresses with xz only the block a package is added to when the chunk's other blocks are stored", async () => {
+  Deno.mkdirSync(TMP, { recursive: true });
+  const dir = Deno.makeTempDirSync({ dir: TMP, prefix: "apt-packages-" });
+  try {
+    const list = Array.from({ length: 600 }, (_, i) => pkg(i));
+    const first = await buildPackagesFiles([packagesChunks(list)], new ChunkStore(dir), {
+      parallelism: 2,
+    });
+    assert.ok(!("reason" in first));
+    // A second version of a package in the middle: its chunk is new, and of its blocks only one.
+    const puts: string[] = [];
+    class Spy extends ChunkStore {
+      override put(key: string, bytes: Uint8Array): void {
+        puts.push(key);
+        super.put(key, bytes);
+      }
+    }
+    const chunks = packagesChunks([...list, pkg(300, "2.0")]);
+    const next = await buildPackagesFiles([chunks], new Spy(dir), { parallelism: 2 });
+    assert.ok(!("reason" in next));
+    const xzPuts = puts.filter((n) => !n.endsWith(".gz"));
+    assert.equal(xzPuts.length, 1, `xz blocks compressed: ${xzPuts.join(", ")}`);
+    assert.equal(puts.length, 2, "one gzip member and one xz block");
+    const edited = next[0].chunks.find((c) => ChunkStore.gzName(c.key) === puts[0])!;
+    assert.ok(edited.blocks.length > 1, "the chunk holds several blocks, the others reused");
+    assert.equal(await unxz(next[0].xz), chunks.map((c) => c.join("")).join(""));
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
