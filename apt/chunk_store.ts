@@ -92,6 +92,11 @@ export class ChunkStore {
     this.#writes.push(write);
   }
 
+  /** Waits for the chunks {@link put} is writing, whatever becomes of them (see {@link flush}). */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.#writes);
+  }
+
   /** Waits for the chunks {@link put} is writing; throws what a write threw. */
   async flush(): Promise<void> {
     const writes = this.#writes.splice(0);

@@ -105,10 +105,12 @@ export async function publishAptRepository(
   lock.lockSync(true); // one publisher at a time; released when the file closes
   // Index files are written while the rest runs; what is not published is removed.
   const staged = new StagedWrites(config.root);
+  const store = new ChunkStore(config.stateDir);
   try {
-    return await publishLocked(config, signer, request, staged);
+    return await publishLocked(config, signer, request, staged, store);
   } finally {
     await staged.discard();
+    await store.settle(); // a publish that stopped early leaves no write running
   }
 }
 
@@ -118,10 +120,10 @@ async function publishLocked(
   signer: AptSigner,
   request: AptPublishRequest,
   staged: StagedWrites,
+  store: ChunkStore,
 ): Promise<AptPublishResult | Failure> {
   const root = config.root;
   const cache = IndexCache.load(config.stateDir);
-  const store = new ChunkStore(config.stateDir);
   // A publish that changes something will sign: get the key (loading OpenPGP) now, while the
   // packages are read and their control members decoded in other processes, not after.
   const changes = (request.add?.length ?? 0) + (request.remove?.length ?? 0) > 0;

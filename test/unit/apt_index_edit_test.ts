@@ -45,6 +45,7 @@ function pkg(name: string, version: string, arch: string, big: boolean): Indexed
 async function build(list: readonly IndexedPackage[], store: ChunkStore) {
   const cut = chunkSorted([...list].sort(comparePackages));
   const built = await buildPackagesFiles([cut.map((c) => c.blocks)], store, { parallelism: 2 });
+  await store.flush();
   if ("reason" in built) throw new Error(built.message);
   const files = built[0];
   const record: IndexRecord = {
@@ -57,6 +58,7 @@ async function build(list: readonly IndexedPackage[], store: ChunkStore) {
 
 async function buildEdited(chunks: readonly IndexChunk[], store: ChunkStore) {
   const built = await buildPackagesFiles([chunks], store, { parallelism: 2 });
+  await store.flush();
   if ("reason" in built) throw new Error(built.message);
   return built[0];
 }

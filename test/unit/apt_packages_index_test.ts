@@ -96,11 +96,12 @@ Deno.test("buildPackagesFiles() writes gz and xz that decode to Packages, compre
     const added = [...now].filter((n) => !had.has(n));
     assert.ok(added.length >= 2 && added.length <= 4, `new chunk files: ${added.length}`);
     // Same content, same bytes, however it was reached.
-    const fresh = await buildPackagesFiles(
-      [packagesChunks([...list, pkg(5000)])],
-      new ChunkStore(`${dir}/other`),
-      { parallelism: 2, xz: "tool" },
-    );
+    const other = new ChunkStore(`${dir}/other`);
+    const fresh = await buildPackagesFiles([packagesChunks([...list, pkg(5000)])], other, {
+      parallelism: 2,
+      xz: "tool",
+    });
+    await other.flush();
     assert.ok(!("reason" in fresh));
     assert.deepEqual(fresh[0].gz, again[0].gz);
     assert.deepEqual(fresh[0].xz, again[0].xz);
@@ -114,10 +115,10 @@ Deno.test("buildPackagesFiles() compresses with xz only the block a package is a
   const dir = Deno.makeTempDirSync({ dir: TMP, prefix: "apt-packages-" });
   try {
     const list = Array.from({ length: 600 }, (_, i) => pkg(i));
-    const first = await buildPackagesFiles([packagesChunks(list)], new ChunkStore(dir), {
-      parallelism: 2,
-    });
+    const store = new ChunkStore(dir);
+    const first = await buildPackagesFiles([packagesChunks(list)], store, { parallelism: 2 });
     assert.ok(!("reason" in first));
+    await store.flush(); // the chunks are written on other threads
     // A second version of a package in the middle: its chunk is new, and of its blocks only one.
     const puts: string[] = [];
     class Spy extends ChunkStore {
@@ -127,8 +128,10 @@ Deno.test("buildPackagesFiles() compresses with xz only the block a package is a
       }
     }
     const chunks = packagesChunks([...list, pkg(300, "2.0")]);
-    const next = await buildPackagesFiles([chunks], new Spy(dir), { parallelism: 2 });
+    const spy = new Spy(dir);
+    const next = await buildPackagesFiles([chunks], spy, { parallelism: 2 });
     assert.ok(!("reason" in next));
+    await spy.flush();
     const xzPuts = puts.filter((n) => !n.endsWith(".gz"));
     assert.equal(xzPuts.length, 1, `xz blocks compressed: ${xzPuts.join(", ")}`);
     assert.equal(puts.length, 2, "one gzip member and one xz block");
