@@ -24,6 +24,7 @@ export class ChunkStore {
   readonly #dir: string;
   readonly #used = new Set<string>();
   readonly #writes: Promise<void>[] = [];
+  readonly #put = new Set<string>();
 
   constructor(stateDir: string) {
     this.#dir = join(stateDir, "chunks");
@@ -80,10 +81,14 @@ export class ChunkStore {
   /**
    * Stores `bytes` (which must not change meanwhile) as `key`, written on another thread: a full
    * build stores some 40 new files, each a few hundred microseconds of this thread's time
-   * written here. {@link flush} (which {@link drop} and {@link prune} call) waits for them.
+   * written here. {@link flush} (which {@link drop} and {@link prune} call) waits for them. A
+   * key put already is not written again (a publish that builds its indexes twice puts the same
+   * chunks twice, maybe while the first writes still run).
    */
   put(key: string, bytes: Uint8Array): void {
     this.#used.add(key);
+    if (this.#put.has(key)) return;
+    this.#put.add(key);
     ensureDir(this.#dir);
     const path = join(this.#dir, key);
     const tmp = `${path}.tmp-${Deno.pid}`;

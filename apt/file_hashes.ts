@@ -8,10 +8,9 @@
  * @module
  */
 
-import { type DigestAlgorithm, loadLibcrypto } from "../engine/libcrypto.ts";
+import { loadLibcrypto } from "../engine/libcrypto.ts";
 import type { FileHashes } from "./stanza.ts";
 
-const ALGORITHMS: readonly DigestAlgorithm[] = ["md5", "sha256", "sha512"];
 const STREAM_CHUNK = 4 * 1024 * 1024;
 
 type CreateHash = typeof import("node:crypto").createHash;
@@ -53,21 +52,6 @@ export function hashBytes(bytes: Uint8Array): FileHashes {
     sha256: lib.digest("sha256", bytes),
     sha512: lib.digest("sha512", bytes),
   };
-}
-
-/**
- * Size and hashes of bytes in memory, the three digests computed on other threads where
- * libcrypto loads (else as {@link hashBytes}). For inputs of hundreds of KiB, such as a large
- * `Packages` file, that this thread has other work to do meanwhile; `bytes` must not change
- * until the promise settles.
- */
-export async function hashBytesOffThread(bytes: Uint8Array): Promise<FileHashes> {
-  const lib = loadLibcrypto();
-  if (!lib) return hashBytes(bytes);
-  const [md5, sha256, sha512] = await Promise.all(
-    ALGORITHMS.map((a) => lib.digestOffThread(a, bytes)),
-  );
-  return { size: bytes.length, md5, sha256, sha512 };
 }
 
 /**

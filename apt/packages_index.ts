@@ -249,10 +249,10 @@ export async function buildPackagesFiles(
   // Hashing resumes after the chunks kept, at their places, from the start of the file.
   const resumes = layout.map(resumeAfter);
   const none = new Uint8Array(0);
-  const hashes = await Promise.all(plains.map((plain, i) => {
+  const hashes = plains.map((plain, i) => {
     const file = { head: none, pieces: layout[i].map((c) => c.bytes), tail: none };
-    return hashIndexForm(file, plain, resumes[i], 0, false);
-  }));
+    return hashIndexForm(file, plain, resumes[i], 0);
+  });
   await gzWork;
   const empty = layout.some((chunks) => !chunks.length)
     ? await gzipMember(new Uint8Array(0))
@@ -261,14 +261,14 @@ export async function buildPackagesFiles(
     chunks.length ? concatBytes(chunks.map((c) => c.gz!)) : empty!
   );
   gzs.forEach((gz, i) => opts.stage?.(i, "Packages.gz", gz));
-  const gzHashes = await Promise.all(gzs.map((gz, i) => {
+  const gzHashes = gzs.map((gz, i) => {
     const file = {
       head: none,
       pieces: layout[i].map((c) => c.gz!),
       tail: layout[i].length ? none : gz,
     };
-    return hashIndexForm(file, gz, resumes[i], 1, false);
-  }));
+    return hashIndexForm(file, gz, resumes[i], 1);
+  });
   const failed = (await xzWork).find((r) => r !== null);
   if (failed) return failed;
   for (const c of needGz) store.put(ChunkStore.gzName(c.key), c.gz!);
@@ -280,13 +280,13 @@ export async function buildPackagesFiles(
   const xzSizes = layout.map((chunks) =>
     chunks.map((c) => c.blocks.reduce((n, b) => n + b.xz!.bytes.length, 0))
   );
-  const xzHashes = await Promise.all(xzs.map((xz, i) => {
+  const xzHashes = xzs.map((xz, i) => {
     // Each chunk's blocks lie one after another in the stream: its piece is where they lie.
     let end = XZ_STREAM_HEADER_SIZE;
     const pieces = xzSizes[i].map((size) => xz.subarray(end, end += size));
     const head = xz.subarray(0, XZ_STREAM_HEADER_SIZE);
-    return hashIndexForm({ head, pieces, tail: xz.subarray(end) }, xz, resumes[i], 2, false);
-  }));
+    return hashIndexForm({ head, pieces, tail: xz.subarray(end) }, xz, resumes[i], 2);
+  });
   // The new chunks are written meanwhile: the caller's prune or drop waits for them (`store.flush`).
 
   return layout.map((chunks, i) => ({

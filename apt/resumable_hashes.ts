@@ -20,7 +20,7 @@ import {
   type Libcrypto,
   loadLibcrypto,
 } from "../engine/libcrypto.ts";
-import { hashBytes, hashBytesOffThread } from "./file_hashes.ts";
+import { hashBytes } from "./file_hashes.ts";
 import type { FileHashes } from "./stanza.ts";
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ["md5", "sha256", "sha512"];
@@ -61,28 +61,23 @@ export function canResume(): boolean {
 
 /**
  * Hashes `file`, resuming at `resume` when given (its state must be what this gave for the same
- * leading pieces). `offThread`: each digest runs on Deno's blocking pool, piece by piece (for a
- * large file while this thread works). Null where states cannot be used.
+ * leading pieces). Null where states cannot be used.
  *
  * @example
  * ```ts
- * const first = await hashPieces({ head: new Uint8Array(0), pieces: [a, b], tail }, null, false);
+ * const first = hashPieces({ head: new Uint8Array(0), pieces: [a, b], tail }, null);
  * // Later, with `b` replaced by `c`: only `c` and the tail are hashed.
- * await hashPieces({ head, pieces: [a, c], tail }, { at: 1, state: first!.after[0]! }, false);
+ * hashPieces({ head, pieces: [a, c], tail }, { at: 1, state: first!.after[0]! });
  * ```
  */
-export async function hashPieces(
-  file: PiecedFile,
-  resume: ResumePoint | null,
-  offThread: boolean,
-): Promise<PiecedHashes | null> {
+export function hashPieces(file: PiecedFile, resume: ResumePoint | null): PiecedHashes | null {
   const lib = ready();
   if (!lib) return null;
   const n = file.pieces.length;
   const at = resume?.at ?? 0;
   const saved: Uint8Array[][] = Array.from({ length: n }, () => []);
   let offset = 0;
-  const run = async (algorithm: DigestAlgorithm, k: number): Promise<string> => {
+  const digests = ALGORITHMS.map((algorithm, k) => {
     const size = CONTEXT_SIZES[algorithm];
     const from = offset;
     offset += size;
@@ -93,17 +88,12 @@ export async function hashPieces(
       lib.update(algorithm, ctx, file.head);
     }
     for (let j = at; j < n; j++) {
-      const piece = file.pieces[j];
-      if (offThread && piece.length) await lib.updateOffThread(algorithm, ctx, piece);
-      else lib.update(algorithm, ctx, piece);
+      lib.update(algorithm, ctx, file.pieces[j]);
       saved[j][k] = lib.save(algorithm, ctx);
     }
     lib.update(algorithm, ctx, file.tail);
     return lib.final(algorithm, ctx);
-  };
-  const digests = offThread
-    ? await Promise.all(ALGORITHMS.map(run))
-    : [await run("md5", 0), await run("sha256", 1), await run("sha512", 2)];
+  });
   let size = file.head.length + file.tail.length;
   for (const p of file.pieces) size += p.length;
   return {
@@ -136,19 +126,17 @@ export function resumeAfter(
  * Form `form` (0 plain, 1 gz, 2 xz) of an index hashed from `resume`, or, where states cannot
  * be used, `whole` hashed at once (no states then).
  */
-export async function hashIndexForm(
+export function hashIndexForm(
   file: PiecedFile,
   whole: Uint8Array,
   resume: IndexResume | null,
   form: 0 | 1 | 2,
-  offThread: boolean,
-): Promise<PiecedHashes> {
+): PiecedHashes {
   const from = resume && {
     at: resume.at,
     state: resume.states.subarray(form * STATE_SIZE, (form + 1) * STATE_SIZE),
   };
-  return await hashPieces(file, from, offThread) ??
-    { hashes: offThread ? await hashBytesOffThread(whole) : hashBytes(whole), after: [] };
+  return hashPieces(file, from) ?? { hashes: hashBytes(whole), after: [] };
 }
 
 /**

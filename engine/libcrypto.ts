@@ -1,11 +1,10 @@
 /**
- * MD5, SHA-256 and SHA-512 through OpenSSL's libcrypto, by FFI, on this thread or off it.
+ * MD5, SHA-256 and SHA-512 through OpenSSL's libcrypto, by FFI.
  *
  * Two reasons over `node:crypto`: a one-shot `EVP_Digest` of a small input costs no hash objects
- * (1,000 `.deb` files hashed three ways: 4.9 ms instead of 7.4 ms here), and a large input can be
- * hashed on Deno's blocking thread pool (`nonblocking` FFI) while this thread does other work, which
- * `node:crypto` and WebCrypto cannot (both digest on the calling thread in Deno). An APT publish
- * hashes its index files that way while it checks the pool.
+ * (1,000 `.deb` files hashed three ways: 4.9 ms instead of 7.4 ms here), and a digest's state can
+ * be saved and resumed (OpenSSL's low-level contexts, see {@link Libcrypto.save}), which an APT
+ * publish uses to hash only the part of an index file after the chunks it kept.
  *
  * `null` where libcrypto cannot be loaded (another OS, no `--allow-ffi`, no OpenSSL 3 or 1.1):
  * callers then use `node:crypto`, which gives the same digests.
@@ -23,37 +22,18 @@ const SIZES: Record<DigestAlgorithm, number> = { md5: 16, sha256: 32, sha512: 64
 const DIGEST = ["buffer", "usize", "buffer", "pointer", "pointer", "pointer"] as const;
 const SYMBOLS = {
   EVP_Digest: { parameters: DIGEST, result: "i32" },
-  EVP_DigestOffThread: { name: "EVP_Digest", parameters: DIGEST, result: "i32", nonblocking: true },
   EVP_md5: { parameters: [], result: "pointer" },
   EVP_sha256: { parameters: [], result: "pointer" },
   EVP_sha512: { parameters: [], result: "pointer" },
   // The low-level contexts, for digests resumed from a saved state (see `DigestContexts`).
   MD5_Init: { parameters: ["buffer"], result: "i32" },
   MD5_Update: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
-  MD5_UpdateOffThread: {
-    name: "MD5_Update",
-    parameters: ["buffer", "buffer", "usize"],
-    result: "i32",
-    nonblocking: true,
-  },
   MD5_Final: { parameters: ["buffer", "buffer"], result: "i32" },
   SHA256_Init: { parameters: ["buffer"], result: "i32" },
   SHA256_Update: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
-  SHA256_UpdateOffThread: {
-    name: "SHA256_Update",
-    parameters: ["buffer", "buffer", "usize"],
-    result: "i32",
-    nonblocking: true,
-  },
   SHA256_Final: { parameters: ["buffer", "buffer"], result: "i32" },
   SHA512_Init: { parameters: ["buffer"], result: "i32" },
   SHA512_Update: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
-  SHA512_UpdateOffThread: {
-    name: "SHA512_Update",
-    parameters: ["buffer", "buffer", "usize"],
-    result: "i32",
-    nonblocking: true,
-  },
   SHA512_Final: { parameters: ["buffer", "buffer"], result: "i32" },
 } as const;
 
@@ -94,19 +74,16 @@ export class Libcrypto {
       md5: {
         init: l.MD5_Init,
         update: l.MD5_Update,
-        updateOffThread: l.MD5_UpdateOffThread,
         final: l.MD5_Final,
       },
       sha256: {
         init: l.SHA256_Init,
         update: l.SHA256_Update,
-        updateOffThread: l.SHA256_UpdateOffThread,
         final: l.SHA256_Final,
       },
       sha512: {
         init: l.SHA512_Init,
         update: l.SHA512_Update,
-        updateOffThread: l.SHA512_UpdateOffThread,
         final: l.SHA512_Final,
       },
     };
@@ -158,20 +135,6 @@ export class Libcrypto {
     }
   }
 
-  /**
-   * Feeds `bytes` to `ctx` on Deno's blocking thread pool; neither may change, nor `ctx` be
-   * used otherwise, until the promise settles.
-   */
-  async updateOffThread(
-    algorithm: DigestAlgorithm,
-    ctx: DigestContext,
-    bytes: Uint8Array,
-  ): Promise<void> {
-    const ok = await this.#low(algorithm).updateOffThread(ctx, bytes, BigInt(bytes.length));
-    void ctx.length, void bytes.length; // keep both alive until the call has returned
-    if (ok !== 1) throw new Error(`${algorithm} update failed`);
-  }
-
   /** The hex digest of what `ctx` was fed; `ctx` itself is left as it was (a copy is finished). */
   final(algorithm: DigestAlgorithm, ctx: DigestContext): string {
     const copy = ctx.slice();
@@ -205,26 +168,6 @@ export class Libcrypto {
     );
     if (ok !== 1) throw new Error(`EVP_Digest(${algorithm}) failed`);
     return hex(this.#out, SIZES[algorithm]);
-  }
-
-  /**
-   * The hex digest of `bytes`, computed on Deno's blocking thread pool: worth it for inputs of
-   * hundreds of KiB, which then cost this thread nothing (a call costs it about 8 µs). `bytes`
-   * must not change until the promise settles.
-   */
-  async digestOffThread(algorithm: DigestAlgorithm, bytes: Uint8Array): Promise<string> {
-    const out = new Uint8Array(64);
-    const ok = await this.#lib.EVP_DigestOffThread(
-      bytes,
-      BigInt(bytes.length),
-      out,
-      null,
-      this.#md[algorithm],
-      null,
-    );
-    if (ok !== 1) throw new Error(`EVP_Digest(${algorithm}) failed`);
-    void bytes.length; // keep the input alive until the call has returned
-    return hex(out, SIZES[algorithm]);
   }
 }
 

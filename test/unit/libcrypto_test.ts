@@ -1,18 +1,13 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type DigestAlgorithm, loadLibcrypto } from "../../engine/libcrypto.ts";
-import {
-  hashBytes,
-  hashBytesOffThread,
-  hashFileStreaming,
-  sha256Hex,
-} from "../../apt/file_hashes.ts";
+import { hashBytes, hashFileStreaming, sha256Hex } from "../../apt/file_hashes.ts";
 import { hashFile } from "../../engine/hash.ts";
 import { makeTmp, removeTree } from "../rig/workspace.ts";
 
 const ALGORITHMS: DigestAlgorithm[] = ["md5", "sha256", "sha512"];
 
-/** Inputs around the block sizes (64 and 128 bytes) and large enough to go off-thread. */
+/** Inputs around the block sizes (64 and 128 bytes), and a large one. */
 function inputs(): Uint8Array[] {
   let seed = 7;
   const bytes = (n: number) =>
@@ -20,7 +15,7 @@ function inputs(): Uint8Array[] {
   return [0, 1, 55, 56, 63, 64, 111, 112, 127, 128, 129, 1000, 700_000].map(bytes);
 }
 
-Deno.test("Libcrypto.digest() and digestOffThread() equal node:crypto's digests when given any input", async () => {
+Deno.test("Libcrypto.digest() and hashBytes() equal node:crypto's digests when given any input", () => {
   const lib = loadLibcrypto();
   if (Deno.build.os === "linux") assert.ok(lib, "libcrypto loads on Linux (OpenSSL is installed)");
   if (!lib) return;
@@ -28,23 +23,15 @@ Deno.test("Libcrypto.digest() and digestOffThread() equal node:crypto's digests 
     for (const algorithm of ALGORITHMS) {
       const want = createHash(algorithm).update(input).digest("hex");
       assert.equal(lib.digest(algorithm, input), want, `${algorithm} of ${input.length} bytes`);
-      assert.equal(await lib.digestOffThread(algorithm, input), want);
     }
-  }
-});
-
-Deno.test("hashBytesOffThread() gives hashBytes()'s size and digests when several run at once", async () => {
-  const all = inputs();
-  const off = await Promise.all(all.map(hashBytesOffThread));
-  for (const [i, input] of all.entries()) {
+    const hex = (a: DigestAlgorithm) => createHash(a).update(input).digest("hex");
     const want = {
       size: input.length,
-      md5: createHash("md5").update(input).digest("hex"),
-      sha256: createHash("sha256").update(input).digest("hex"),
-      sha512: createHash("sha512").update(input).digest("hex"),
+      md5: hex("md5"),
+      sha256: hex("sha256"),
+      sha512: hex("sha512"),
     };
     assert.deepEqual(hashBytes(input), want);
-    assert.deepEqual(off[i], want);
   }
 });
 

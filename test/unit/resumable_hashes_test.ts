@@ -19,31 +19,31 @@ Deno.test("Libcrypto.contexts is true when OpenSSL's context structs have the si
   if (Deno.build.os === "linux") assert.ok(lib?.contexts, "libcrypto loads and its contexts check");
 });
 
-Deno.test("hashPieces() gives the whole file's digests when resumed after any run of pieces", async () => {
+Deno.test("hashPieces() gives the whole file's digests when resumed after any run of pieces", () => {
   if (!canResume()) return;
   // Pieces around the block sizes (64 and 128 bytes), an empty one, and a large one.
   const pieces = [bytes(55, 1), bytes(0, 2), bytes(129, 3), bytes(700_000, 4), bytes(64, 5)];
   const file = { head: bytes(12, 9), pieces, tail: bytes(40, 8) };
-  for (const offThread of [false, true]) {
-    const first = await hashPieces(file, null, offThread);
+  {
+    const first = hashPieces(file, null);
     assert.ok(first);
     assert.deepEqual(first.hashes, whole(file));
     for (let at = 1; at <= pieces.length; at++) {
       // The pieces from `at` on change (and one more is added); those before are as hashed.
       const later = [...pieces.slice(0, at), ...pieces.slice(at).map((p) => p.map((b) => b ^ 1))];
       const edited = { ...file, pieces: [...later, bytes(33, at)] };
-      const resumed = await hashPieces(edited, { at, state: first.after[at - 1]! }, offThread);
+      const resumed = hashPieces(edited, { at, state: first.after[at - 1]! });
       assert.ok(resumed);
-      assert.deepEqual(resumed.hashes, whole(edited), `resumed at ${at}, offThread ${offThread}`);
+      assert.deepEqual(resumed.hashes, whole(edited), `resumed at ${at}`);
       assert.equal(resumed.after[at - 1], undefined, "states before the resume point are not made");
       // A state saved after a resumed piece resumes correctly too.
-      const again = await hashPieces(edited, { at: at + 1, state: resumed.after[at]! }, false);
+      const again = hashPieces(edited, { at: at + 1, state: resumed.after[at]! });
       assert.deepEqual(again!.hashes, whole(edited));
     }
   }
 });
 
-Deno.test("hashPieces() trusts its resume state: another file's state gives other digests", async () => {
+Deno.test("hashPieces() trusts its resume state: another file's state gives other digests", () => {
   if (!canResume()) return;
   const a = {
     head: new Uint8Array(0),
@@ -51,7 +51,7 @@ Deno.test("hashPieces() trusts its resume state: another file's state gives othe
     tail: new Uint8Array(0),
   };
   const b = { ...a, pieces: [bytes(100, 3), bytes(100, 2)] };
-  const fromA = await hashPieces(a, null, false);
-  const wrong = await hashPieces(b, { at: 1, state: fromA!.after[0]! }, false);
+  const fromA = hashPieces(a, null);
+  const wrong = hashPieces(b, { at: 1, state: fromA!.after[0]! });
   assert.notDeepEqual(wrong!.hashes, whole(b));
 });
