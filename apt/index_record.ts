@@ -91,6 +91,20 @@ export function packagesNamed(list: string, names: ReadonlySet<string>): ListedP
   return out;
 }
 
+/**
+ * Whether a packed list may hold a package named one of `names`: its packages are sorted by name
+ * (see `comparePackages`), so only a name between its first and last package's can be in it.
+ * Looking a name up in a whole index then unpacks one or two of its chunks, not every line.
+ */
+export function mayListNamed(list: string, names: ReadonlySet<string>): boolean {
+  if (!list) return false;
+  const first = list.slice(0, list.indexOf("\t"));
+  const at = list.lastIndexOf("\n") + 1;
+  const last = list.slice(at, list.indexOf("\t", at));
+  for (const name of names) if (first <= name && name <= last) return true;
+  return false;
+}
+
 /** Whether a packed list holds `poolRel`. */
 export function listsFile(list: string, poolRel: string): boolean {
   return list.includes(`\t${poolRel}\t`);

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { ChunkStore } from "../../apt/chunk_store.ts";
 import { editIndex } from "../../apt/index_edit.ts";
-import { type IndexRecord, packPackages, unpackPackages } from "../../apt/index_record.ts";
+import {
+  type IndexRecord,
+  mayListNamed,
+  packagesNamed,
+  packPackages,
+  unpackPackages,
+} from "../../apt/index_record.ts";
 import {
   CHUNK_MAX,
   chunkSorted,
@@ -155,4 +161,28 @@ Deno.test("editIndex() reuses every chunk when nothing changes, fills and emptie
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("mayListNamed() passes every chunk that lists a name and skips the rest when packages repeat across chunks", () => {
+  const rnd = random(3);
+  // Several versions and architectures per name, stanzas large enough that some chunks are cut by
+  // length in the middle of a name's packages.
+  const list: IndexedPackage[] = [];
+  for (let i = 0; i < 400; i++) {
+    const name = `n${(i * 7919) % 1009}`;
+    for (let v = 0; v < 1 + Math.floor(rnd() * 3); v++) {
+      list.push(pkg(name, `1.${v}`, v % 2 ? "all" : "amd64", rnd() < 0.02));
+    }
+  }
+  const lists = chunkSorted([...list].sort(comparePackages)).map((c) => packPackages(c.packages)!);
+  assert.ok(lists.length > 5, "several chunks");
+  for (const name of [...new Set(list.map((p) => p.pkg)), "a", "n5000", "zz"]) {
+    const names = new Set([name]);
+    const all = lists.flatMap((l) => packagesNamed(l, names));
+    const passed = lists.filter((l) => mayListNamed(l, names));
+    assert.deepEqual(passed.flatMap((l) => packagesNamed(l, names)), all, name);
+    assert.ok(passed.length <= 2 + all.length, `${name}: ${passed.length} chunks passed`);
+    assert.equal(all.length, list.filter((p) => p.pkg === name).length, name);
+  }
+  assert.equal(mayListNamed("", new Set(["x"])), false);
 });
