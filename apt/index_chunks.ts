@@ -51,17 +51,22 @@ export function comparePackages(a: ListedPackage, b: ListedPackage): number {
     cmp(a.poolRel, b.poolRel);
 }
 
+/** Whether a boundary falls before `p`: a name hashing to 0 modulo `every`, after another name. */
+function boundary(p: ListedPackage, prev: ListedPackage | undefined, every: number): boolean {
+  return prev !== undefined && p.pkg !== prev.pkg && fnv1a(p.pkg) % every === 0;
+}
+
 /**
  * Whether a chunk starts at `p` whatever came before it (a content-defined boundary): a package
  * whose name hashes to 0 modulo {@link CHUNK_EVERY}, following another package's stanza.
  */
 export function startsChunk(p: ListedPackage, prev: ListedPackage | undefined): boolean {
-  return prev !== undefined && p.pkg !== prev.pkg && fnv1a(p.pkg) % CHUNK_EVERY === 0;
+  return boundary(p, prev, CHUNK_EVERY);
 }
 
 /** Whether an xz block starts at `p` inside a chunk: as {@link startsChunk}, every {@link XZ_BLOCK_EVERY}. */
 export function startsXzBlock(p: ListedPackage, prev: ListedPackage | undefined): boolean {
-  return prev !== undefined && p.pkg !== prev.pkg && fnv1a(p.pkg) % XZ_BLOCK_EVERY === 0;
+  return boundary(p, prev, XZ_BLOCK_EVERY);
 }
 
 /** A chunk of an index: the texts of its xz blocks, and the packages it lists, in order. */

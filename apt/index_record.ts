@@ -77,9 +77,13 @@ export function firstPackage(list: string): ListedPackage {
   return unpackPackages(end < 0 ? list : list.slice(0, end))[0];
 }
 
-/** The packages of a packed list named one of `names` (the others are not unpacked). */
+/**
+ * The packages of a packed list named one of `names` (the others are not unpacked; a list whose
+ * name range holds none of them, see {@link mayListNamed}, is not read at all).
+ */
 export function packagesNamed(list: string, names: ReadonlySet<string>): ListedPackage[] {
   const out: ListedPackage[] = [];
+  if (!mayListNamed(list, names)) return out;
   for (let at = 0; at < list.length;) {
     let end = list.indexOf("\n", at);
     if (end < 0) end = list.length;

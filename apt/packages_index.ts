@@ -21,6 +21,7 @@ import type { FileHashes } from "./stanza.ts";
 import { hashIndexForm, resumeAfter, stateAfter } from "./resumable_hashes.ts";
 import {
   joinXzBlocks,
+  pad4,
   XZ_STREAM_HEADER_SIZE,
   type XzBlock,
   xzCompressChunks,
@@ -89,7 +90,7 @@ export interface PackagesFiles {
 function splitBlocks(xz: Uint8Array, blocks: readonly XzBlockInfo[]): Block[] {
   let at = 0;
   return blocks.map((b) => {
-    const end = at + ((b.unpadded + 3) & ~3);
+    const end = at + pad4(b.unpadded);
     const bytes = xz.subarray(at, end);
     at = end;
     return {

@@ -27,7 +27,6 @@ import {
   INDEX_FORMS,
   type IndexRecord,
   listsFile,
-  mayListNamed,
   packagesNamed,
   readIndexRecord,
   type RecordedChunk,
@@ -108,11 +107,7 @@ export async function publishRecorded(p: RecordedPublish): Promise<
     indexes.filter((x) => x.suite === suite && x.comp === comp);
   /** The packages of `xs` named one of `names`. */
   const named = (xs: readonly RecordedIndex[], names: ReadonlySet<string>) =>
-    xs.flatMap((x) =>
-      x.record.chunks.flatMap((c) =>
-        mayListNamed(c.list, names) ? packagesNamed(c.list, names) : []
-      )
-    );
+    xs.flatMap((x) => x.record.chunks.flatMap((c) => packagesNamed(c.list, names)));
 
   // What changes in each suite component, as the general way decides it (publish.ts).
   const changes = new Map<string, CompChange>();

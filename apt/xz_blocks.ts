@@ -100,7 +100,8 @@ function le32(n: number): number[] {
   return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
 }
 
-const pad4 = (n: number) => (n + 3) & ~3;
+/** A block's bytes in the stream: its unpadded size rounded up to a multiple of four. */
+export const pad4 = (n: number): number => (n + 3) & ~3;
 
 /**
  * Splits a single-stream `.xz` file (as `xz` writes one) into its blocks.
