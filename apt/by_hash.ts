@@ -11,6 +11,7 @@
 
 import { sameBytes } from "../engine/bytes.ts";
 import { replaceFileAtomic, tmpPath } from "../engine/durable.ts";
+import type { Removals } from "../engine/removals.ts";
 import { statFile } from "../engine/stat.ts";
 import { dirname, join } from "../engine/path.ts";
 import type { FileHashes } from "./stanza.ts";
@@ -50,9 +51,14 @@ function laterThan(path: string, before: number | null): void {
  * Replaces `path` with `bytes` atomically (a temporary file in the same folder, then a rename),
  * with a modification time a second past the old file's at least (see {@link laterThan}).
  */
-export function replaceFile(path: string, bytes: Uint8Array | string): void {
+export function replaceFile(
+  path: string,
+  bytes: Uint8Array | string,
+  removals?: Removals,
+): void {
   const before = mtimeOf(path);
-  writeAtomic(path, bytes);
+  if (removals) removals.replace(path, bytes);
+  else writeAtomic(path, bytes);
   laterThan(path, before);
 }
 
@@ -99,6 +105,7 @@ export function publishIndexFile(
   hashes: FileHashes,
   unchanged: boolean,
   staged: string | null = null,
+  removals?: Removals,
 ): boolean {
   const copies = ALGOS.map(([folder, algo]) => join(dir, "by-hash", folder, hashes[algo]));
   let source: string | null = copies.find(exists) ?? null;
@@ -115,7 +122,8 @@ export function publishIndexFile(
       source = copy;
     }
   }
-  if (staged) Deno.removeSync(staged);
+  if (staged && removals) removals.remove(staged);
+  else if (staged) Deno.removeSync(staged);
   if (unchanged) return false;
   const before = mtimeOf(join(dir, name));
   linkAtomic(source!, join(dir, name));
@@ -127,7 +135,12 @@ export function publishIndexFile(
  * Deletes `by-hash/` files under `dir` that no current index uses, keeping the `keep` most
  * recent superseded ones per hash folder.
  */
-export function pruneByHash(dir: string, current: readonly FileHashes[], keep: number): void {
+export function pruneByHash(
+  dir: string,
+  current: readonly FileHashes[],
+  keep: number,
+  removals?: Removals,
+): void {
   for (const [folder, algo] of ALGOS) {
     const path = join(dir, "by-hash", folder);
     const live = new Set(current.map((h) => h[algo]));
@@ -144,6 +157,10 @@ export function pruneByHash(dir: string, current: readonly FileHashes[], keep: n
     }
     old.sort((a, b) => b.mtime - a.mtime || (a.name < b.name ? -1 : 1));
     for (const o of old.slice(keep)) {
+      if (removals) {
+        removals.remove(join(path, o.name));
+        continue;
+      }
       try {
         Deno.removeSync(join(path, o.name));
       } catch { /* already gone */ }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Removals } from "../engine/removals.ts";
 import { ensureDir } from "../engine/fs_util.ts";
 import { join } from "../engine/path.ts";
 import { XZ_FILTER, type XzBlock } from "./xz_blocks.ts";
@@ -26,7 +27,8 @@ export class ChunkStore {
   readonly #writes: Promise<void>[] = [];
   readonly #put = new Set<string>();
 
-  constructor(stateDir: string) {
+  /** @param removals where deletions go (on other threads); none: deleted here */
+  constructor(stateDir: string, readonly removals?: Removals) {
     this.#dir = join(stateDir, "chunks");
   }
 
@@ -71,9 +73,7 @@ export class ChunkStore {
     for (const chunk of chunks) {
       for (const name of ChunkStore.chunkNames(chunk)) {
         if (this.#used.has(name)) continue;
-        try {
-          Deno.removeSync(join(this.#dir, name));
-        } catch { /* not stored */ }
+        this.#remove(join(this.#dir, name));
       }
     }
   }
@@ -95,6 +95,13 @@ export class ChunkStore {
     const write = Deno.writeFile(tmp, bytes).then(() => Deno.rename(tmp, path));
     write.catch(() => {}); // reported by flush()
     this.#writes.push(write);
+  }
+
+  #remove(path: string): void {
+    if (this.removals) return this.removals.remove(path);
+    try {
+      Deno.removeSync(path);
+    } catch { /* not stored, or already gone */ }
   }
 
   /** Waits for the chunks {@link put} is writing, whatever becomes of them (see {@link flush}). */
@@ -119,11 +126,7 @@ export class ChunkStore {
       return;
     }
     for (const n of names) {
-      if (!this.#used.has(n)) {
-        try {
-          Deno.removeSync(join(this.#dir, n));
-        } catch { /* already gone */ }
-      }
+      if (!this.#used.has(n)) this.#remove(join(this.#dir, n));
     }
   }
 }

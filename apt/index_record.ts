@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { Removals } from "../engine/removals.ts";
 import { dirname, join } from "../engine/path.ts";
 import { replaceFileAtomic } from "../engine/durable.ts";
 import { statFile } from "../engine/stat.ts";
@@ -168,11 +169,17 @@ export function readIndexRecord(
 }
 
 /** Saves the record of the `Packages` file at `indexRel` (atomically). */
-export function writeIndexRecord(stateDir: string, indexRel: string, record: IndexRecord): void {
+export function writeIndexRecord(
+  stateDir: string,
+  indexRel: string,
+  record: IndexRecord,
+  removals?: Removals,
+): void {
   const data: RecordFile = { scheme: SCHEME, ...record };
   const path = recordPath(stateDir, indexRel);
   Deno.mkdirSync(dirname(path), { recursive: true });
-  replaceFileAtomic(path, JSON.stringify(data));
+  if (removals) removals.replace(path, JSON.stringify(data));
+  else replaceFileAtomic(path, JSON.stringify(data));
 }
 
 /** Deletes the records of indexes other than `keep` (those of suites no longer configured). */

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { Removals } from "../engine/removals.ts";
 import { join } from "../engine/path.ts";
 import type { Failure } from "../engine/failure.ts";
 import { TreeStat } from "../engine/stat.ts";
@@ -105,12 +106,16 @@ export async function publishAptRepository(
   lock.lockSync(true); // one publisher at a time; released when the file closes
   // Index files are written while the rest runs; what is not published is removed.
   const staged = new StagedWrites(config.root);
-  const store = new ChunkStore(config.stateDir);
+  // Replaced and deleted files are freed on other threads (see `engine/removals.ts`).
+  const removals = new Removals(join(config.stateDir, "trash"));
+  removals.sweep();
+  const store = new ChunkStore(config.stateDir, removals);
   try {
     return await publishLocked(config, signer, request, staged, store);
   } finally {
     await staged.discard();
     await store.settle(); // a publish that stopped early leaves no write running
+    await removals.settle();
   }
 }
 
@@ -307,6 +312,7 @@ async function publishLocked(
     signing: askKey,
     cache,
     staged,
+    removals: store.removals,
   });
   if ("reason" in out) return out;
   const indexRels = new Set(targets.map((t) => `${indexDir(t.suite, t.comp, t.arch)}/Packages`));

@@ -24,6 +24,7 @@ import type { PackagesFiles } from "./packages_index.ts";
 import { indexDir } from "./published.ts";
 import type { ReleaseEntry } from "./release_file.ts";
 import type { StagedWrites } from "./staged_writes.ts";
+import type { Removals } from "../engine/removals.ts";
 import { type Sign, suiteFiles, type Target } from "./suite_release.ts";
 
 /** What to write: every index built, in memory, and how to sign. */
@@ -40,6 +41,8 @@ export interface WriteJob {
   readonly cache: IndexCache;
   /** Index files already being written (see `staged_writes.ts`); the caller discards the rest. */
   readonly staged?: StagedWrites;
+  /** Where replaced and deleted files are freed (on other threads); the caller settles them. */
+  readonly removals?: Removals;
 }
 
 /** What the writing did. */
@@ -84,10 +87,10 @@ export async function signAndWrite(job: WriteJob): Promise<Written | Failure> {
         holds(join(dir, f.name), f.bytes, job.known.get(rel));
       if (f.name === "Packages") plainChanged = !same;
       if (f.name === "Release") {
-        if (!same) replaceFile(join(dir, f.name), f.bytes);
+        if (!same) replaceFile(join(dir, f.name), f.bytes, job.removals);
       } else {
         const tmp = (await job.staged?.take(f.dir, f.name)) ?? null;
-        publishIndexFile(dir, f.name, f.bytes, f.entry, same, tmp);
+        publishIndexFile(dir, f.name, f.bytes, f.entry, same, tmp, job.removals);
         byDir.set(dir, [...byDir.get(dir) ?? [], f.entry]);
       }
       if (same) unchanged++;
@@ -98,12 +101,14 @@ export async function signAndWrite(job: WriteJob): Promise<Written | Failure> {
       }
     }
     if (s.signatures) {
-      replaceFile(join(root, s.dists, "Release"), s.release);
-      replaceFile(join(root, s.dists, "Release.gpg"), s.signatures.detached);
-      replaceFile(join(root, s.dists, "InRelease"), s.signatures.inRelease);
+      replaceFile(join(root, s.dists, "Release"), s.release, job.removals);
+      replaceFile(join(root, s.dists, "Release.gpg"), s.signatures.detached, job.removals);
+      replaceFile(join(root, s.dists, "InRelease"), s.signatures.inRelease, job.removals);
       written.push(`${s.dists}/Release`, `${s.dists}/Release.gpg`, `${s.dists}/InRelease`);
     } else unchanged += 3;
-    for (const [dir, current] of byDir) pruneByHash(dir, current, byHashKeep * current.length);
+    for (const [dir, current] of byDir) {
+      pruneByHash(dir, current, byHashKeep * current.length, job.removals);
+    }
     linkCodename(config, root, s.suite.name, s.suite.codename);
   }
   targets.forEach((t, i) => keepRecord(job, t, i));
@@ -124,7 +129,8 @@ function keepRecord(job: WriteJob, t: Target, i: number): void {
     if (list === null) return; // not recordable: the next publish reads the index back
     chunks.push({ ...c, list });
   }
-  writeIndexRecord(job.config.stateDir, `${dir}/Packages`, { sigs, hashes: b.hashes, chunks });
+  const record = { sigs, hashes: b.hashes, chunks };
+  writeIndexRecord(job.config.stateDir, `${dir}/Packages`, record, job.removals);
 }
 
 /** `dists/<codename>` → `<suite>`, when they differ and nothing else has that name. */

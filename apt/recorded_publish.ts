@@ -251,6 +251,7 @@ export async function publishRecorded(p: RecordedPublish): Promise<
     signing: p.signing,
     cache: p.cache,
     staged: p.staged,
+    removals: p.store.removals,
   });
   if ("reason" in out) return out;
   // The cache forgets files no index lists any more (without reading it first).

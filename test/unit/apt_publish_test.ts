@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import {
@@ -287,6 +288,10 @@ Deno.test("publishAptRepository() through its records equals a full build after 
       }
       assert.equal(r.packages, want.packages, `step ${i}: packages`);
       assert.deepEqual(r.written, want.written, `step ${i}: written`);
+      // replaced files were freed (engine/removals.ts), and no temporary file is left over
+      assert.deepEqual([...Deno.readDirSync(join(c.stateDir, "trash"))], [], `step ${i}: trash`);
+      const names = readdirSync(c.root, { recursive: true }) as string[];
+      assert.deepEqual(names.filter((n) => n.includes(".tmp-")), [], `step ${i}: temporary files`);
     }
   });
 });
