@@ -137,7 +137,8 @@ export function eachFile(
   return true;
 }
 
-function recordPath(stateDir: string, indexRel: string): string {
+/** Where the record of the `Packages` file at `indexRel` is kept. */
+export function recordPath(stateDir: string, indexRel: string): string {
   return join(stateDir, "records", `${encodeURIComponent(indexRel)}.json`);
 }
 

@@ -30,6 +30,7 @@ import {
   packagesNamed,
   readIndexRecord,
   type RecordedChunk,
+  recordPath,
 } from "./index_record.ts";
 import { type AptRemoval, packageNotFound } from "./membership.ts";
 import type { IndexedPackage } from "./index_chunks.ts";
@@ -213,7 +214,23 @@ export async function publishRecorded(p: RecordedPublish): Promise<
       )
     );
   };
-  if (edited.length) p.signing(); // get the key while xz runs
+  if (edited.length) {
+    p.signing(); // get the key while xz runs
+    // The files the write replaces, prepared on other threads while this one hashes (see
+    // `engine/removals.ts`): each suite's Release and signatures, and the edited indexes' records.
+    const removals = p.store.removals;
+    for (const suite of new Set(edited.map((i) => targets[i].suite))) {
+      for (const name of ["Release", "Release.gpg", "InRelease"]) {
+        removals?.prepare(join(config.root, "dists", suite, name));
+      }
+    }
+    for (const i of edited) {
+      const t = targets[i];
+      removals?.prepare(
+        recordPath(config.stateDir, `${indexDir(t.suite, t.comp, t.arch)}/Packages`),
+      );
+    }
+  }
   const compressed = await buildPackagesFiles(edited.map((i) => targets[i].chunks), p.store, {
     parallelism: config.parallelism ?? navigator.hardwareConcurrency ?? 2,
     xzTool: config.xzTool,

@@ -38,6 +38,7 @@ export class Removals {
   #pending: Promise<void>[] = [];
   #trashReady = false;
   #linkable = true;
+  readonly #prepared = new Map<string, Prepared>();
 
   /**
    * @param trashDir where replaced files wait to be freed: on the filesystem of what is replaced
@@ -58,6 +59,10 @@ export class Removals {
    * the file it replaces on another thread. Throws what writing or renaming throws.
    */
   replace(path: string, bytes: Uint8Array | string): void {
+    const prepared = this.#prepared.get(path);
+    this.#prepared.delete(path);
+    if (prepared?.file && prepared.old !== undefined) return this.#replaceAs(prepared, path, bytes);
+    if (prepared) this.#discard(prepared); // still being prepared: replaced the plain way
     const tmp = tmpPath(path);
     try {
       if (typeof bytes === "string") Deno.writeTextFileSync(tmp, bytes);
@@ -73,14 +78,75 @@ export class Removals {
     }
   }
 
-  /** A second name for `path`'s inode in the trash folder, or null (no such file, no link). */
-  #keepOld(path: string): string | null {
+  /**
+   * Starts preparing to {@link replace} `path` on other threads: its temporary file created and
+   * the current file linked into the trash, the file system work that a replace would otherwise
+   * do on this thread. Meant for while this thread computes (creating files and renaming them
+   * serialize in ext4, so preparing them while this thread does the same gains nothing). What
+   * is not used is removed by {@link settle}. Settles once it is prepared (whether or not that
+   * worked: {@link replace} then does it all).
+   */
+  prepare(path: string): Promise<void> {
+    const had = this.#prepared.get(path);
+    if (had) return had.ready;
+    const tmp = tmpPath(path);
+    const p: Prepared = { tmp, file: undefined, old: undefined, ready: Promise.resolve() };
+    const file = Deno.open(tmp, { write: true, createNew: true }).then(
+      (f) => void (p.file = f),
+      () => void (p.file = null),
+    );
+    const trash = this.#trashName();
+    const old = trash === null ? Promise.resolve(void (p.old = null)) : Deno.link(path, trash).then(
+      () => void (p.old = trash),
+      (e) => {
+        if (!(e instanceof Deno.errors.NotFound)) this.#linkable = false;
+        p.old = null;
+      },
+    );
+    p.ready = Promise.all([file, old]).then(() => {});
+    this.#prepared.set(path, p);
+    return p.ready;
+  }
+
+  /** Replaces `path` by what {@link prepare} made ready. */
+  #replaceAs(p: Prepared, path: string, bytes: Uint8Array | string): void {
+    const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+    try {
+      for (let at = 0; at < data.length;) at += p.file!.writeSync(data.subarray(at));
+      p.file!.close();
+      p.file = null;
+      Deno.renameSync(p.tmp, path);
+      if (p.old) this.remove(p.old);
+    } catch (e) {
+      this.#discard(p);
+      throw e;
+    }
+  }
+
+  /** Removes what preparing `p` made, once it is made. */
+  #discard(p: Prepared): void {
+    this.#pending.push(p.ready.then(() => {
+      p.file?.close();
+      p.file = null;
+      this.remove(p.tmp);
+      if (p.old) this.remove(p.old);
+    }));
+  }
+
+  /** A fresh name in the trash folder (made on first use), or null when links do not work. */
+  #trashName(): string | null {
     if (!this.#linkable) return null;
     if (!this.#trashReady) {
       Deno.mkdirSync(this.trashDir, { recursive: true });
       this.#trashReady = true;
     }
-    const old = tmpPath(join(this.trashDir, "old"));
+    return tmpPath(join(this.trashDir, "old"));
+  }
+
+  /** A second name for `path`'s inode in the trash folder, or null (no such file, no link). */
+  #keepOld(path: string): string | null {
+    const old = this.#trashName();
+    if (old === null) return null;
     try {
       Deno.linkSync(path, old);
       return old;
@@ -98,8 +164,21 @@ export class Removals {
     } catch { /* no trash folder yet */ }
   }
 
-  /** Waits for every removal started so far. */
+  /** Waits for every removal started so far, removing what was prepared and not used. */
   async settle(): Promise<void> {
+    for (const p of this.#prepared.values()) this.#discard(p);
+    this.#prepared.clear();
     while (this.#pending.length) await Promise.all(this.#pending.splice(0));
   }
+}
+
+/** A replacement {@link Removals.prepare} is making ready: `undefined` while still being made. */
+interface Prepared {
+  readonly tmp: string;
+  /** The temporary file, open for writing; null if it could not be made. */
+  file: Deno.FsFile | null | undefined;
+  /** The trash name of the file being replaced; null if there is none. */
+  old: string | null | undefined;
+  /** Settles once both are made. */
+  ready: Promise<void>;
 }

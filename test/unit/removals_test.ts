@@ -107,3 +107,64 @@ Deno.test("Removals.sweep() removes what a killed publish left in the trash", as
     await removeTree(dir);
   }
 });
+
+Deno.test("Removals.prepare() makes the temporary file and the trash link that replace() then uses", async () => {
+  const dir = await makeTmp("removals-");
+  try {
+    const target = `${dir}/Release`;
+    Deno.writeTextFileSync(target, "old");
+    const held = heldRemover();
+    const removals = new Removals(`${dir}/trash`, held.start);
+    await removals.prepare(target);
+    const tmp = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes(".tmp-"));
+    assert.equal(tmp.length, 1, "the temporary file, made ahead");
+    const trash = [...Deno.readDirSync(`${dir}/trash`)].map((e) => e.name);
+    assert.equal(trash.length, 1);
+    assert.equal(Deno.readTextFileSync(`${dir}/trash/${trash[0]}`), "old");
+    assert.equal(Deno.readTextFileSync(target), "old", "nothing replaced yet");
+    removals.replace(target, "new");
+    await removals.settle();
+    assert.equal(Deno.readTextFileSync(target), "new");
+    assert.deepEqual(held.asked, [`${dir}/trash/${trash[0]}`], "the prepared link is freed");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["Release", "trash"]);
+  } finally {
+    await removeTree(dir);
+  }
+});
+
+Deno.test("Removals.settle() removes what was prepared and not used, leaving the file", async () => {
+  const dir = await makeTmp("removals-");
+  try {
+    Deno.writeTextFileSync(`${dir}/kept`, "kept");
+    const removals = new Removals(`${dir}/trash`);
+    await removals.prepare(`${dir}/kept`);
+    removals.prepare(`${dir}/missing`); // nothing to link: only its temporary file is made
+    await removals.settle();
+    assert.equal(Deno.readTextFileSync(`${dir}/kept`), "kept");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["kept", "trash"]);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/trash`)], []);
+  } finally {
+    await removeTree(dir);
+  }
+});
+
+Deno.test("Removals.replace() does it all itself when the preparation is not ready yet", async () => {
+  const dir = await makeTmp("removals-");
+  try {
+    Deno.writeTextFileSync(`${dir}/f`, "old");
+    const removals = new Removals(`${dir}/trash`);
+    const ready = removals.prepare(`${dir}/f`);
+    removals.replace(`${dir}/f`, "new"); // before an event-loop turn: not prepared yet
+    await ready;
+    removals.prepare(`${dir}/g`);
+    await removals.prepare(`${dir}/g`); // the same preparation
+    removals.replace(`${dir}/g`, new Uint8Array(70_000).fill(7));
+    await removals.settle();
+    assert.equal(Deno.readTextFileSync(`${dir}/f`), "new");
+    assert.deepEqual(Deno.readFileSync(`${dir}/g`), new Uint8Array(70_000).fill(7));
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["f", "g", "trash"]);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/trash`)], []);
+  } finally {
+    await removeTree(dir);
+  }
+});
