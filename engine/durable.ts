@@ -94,13 +94,19 @@ export function tmpPath(path: string): string {
  * Only for files kiln can derive again, the workspace state and the build stamp: after a power
  * loss a torn one fails to parse and is ignored, which costs a recheck, never a wrong result;
  * and skipping the flush keeps two ~5 ms waits off every build. Cache entries, which others
- * trust, go through {@link GroupCommit}.
+ * trust, go through {@link GroupCommit}. `beforeRename` runs once the new file is written (see
+ * `removals.ts`, which keeps the old file's inode then).
  */
-export function replaceFileAtomic(path: string, data: string | Uint8Array): void {
+export function replaceFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  beforeRename?: () => void,
+): void {
   const tmp = tmpPath(path);
   try {
     if (typeof data === "string") Deno.writeTextFileSync(tmp, data);
     else Deno.writeFileSync(tmp, data);
+    beforeRename?.();
     Deno.renameSync(tmp, path);
   } catch (e) {
     try {

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { tmpPath } from "./durable.ts";
+import { replaceFileAtomic, tmpPath } from "./durable.ts";
 import { join } from "./path.ts";
 
 /**
@@ -63,18 +63,11 @@ export class Removals {
     this.#prepared.delete(path);
     if (prepared?.file && prepared.old !== undefined) return this.#replaceAs(prepared, path, bytes);
     if (prepared) this.#discard(prepared); // still being prepared: replaced the plain way
-    const tmp = tmpPath(path);
+    let old: string | null = null;
     try {
-      if (typeof bytes === "string") Deno.writeTextFileSync(tmp, bytes);
-      else Deno.writeFileSync(tmp, bytes);
-      const old = this.#keepOld(path);
-      Deno.renameSync(tmp, path);
-      if (old) this.remove(old);
-    } catch (e) {
-      try {
-        Deno.removeSync(tmp);
-      } catch { /* never created */ }
-      throw e;
+      replaceFileAtomic(path, bytes, () => old = this.#keepOld(path));
+    } finally {
+      if (old) this.remove(old); // replaced, or still in place if the rename failed
     }
   }
 
