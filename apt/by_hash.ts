@@ -11,7 +11,7 @@
 
 import { sameBytes } from "../engine/bytes.ts";
 import { replaceFileAtomic, tmpPath } from "../engine/durable.ts";
-import type { Removals } from "../engine/removals.ts";
+import { type Removals, removeVia, replaceVia } from "../engine/removals.ts";
 import { statFile } from "../engine/stat.ts";
 import { dirname, join } from "../engine/path.ts";
 import type { FileHashes } from "./stanza.ts";
@@ -57,8 +57,7 @@ export function replaceFile(
   removals?: Removals,
 ): void {
   const before = mtimeOf(path);
-  if (removals) removals.replace(path, bytes);
-  else writeAtomic(path, bytes);
+  replaceVia(removals, path, bytes);
   laterThan(path, before);
 }
 
@@ -122,8 +121,7 @@ export function publishIndexFile(
       source = copy;
     }
   }
-  if (staged && removals) removals.remove(staged);
-  else if (staged) Deno.removeSync(staged);
+  if (staged) removeVia(removals, staged);
   if (unchanged) return false;
   const before = mtimeOf(join(dir, name));
   linkAtomic(source!, join(dir, name));
@@ -156,15 +154,7 @@ export function pruneByHash(
       continue;
     }
     old.sort((a, b) => b.mtime - a.mtime || (a.name < b.name ? -1 : 1));
-    for (const o of old.slice(keep)) {
-      if (removals) {
-        removals.remove(join(path, o.name));
-        continue;
-      }
-      try {
-        Deno.removeSync(join(path, o.name));
-      } catch { /* already gone */ }
-    }
+    for (const o of old.slice(keep)) removeVia(removals, join(path, o.name));
   }
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Removals } from "../engine/removals.ts";
+import { type Removals, removeVia } from "../engine/removals.ts";
 import { ensureDir } from "../engine/fs_util.ts";
 import { join } from "../engine/path.ts";
 import { XZ_FILTER, type XzBlock } from "./xz_blocks.ts";
@@ -73,7 +73,7 @@ export class ChunkStore {
     for (const chunk of chunks) {
       for (const name of ChunkStore.chunkNames(chunk)) {
         if (this.#used.has(name)) continue;
-        this.#remove(join(this.#dir, name));
+        removeVia(this.removals, join(this.#dir, name));
       }
     }
   }
@@ -95,13 +95,6 @@ export class ChunkStore {
     const write = Deno.writeFile(tmp, bytes).then(() => Deno.rename(tmp, path));
     write.catch(() => {}); // reported by flush()
     this.#writes.push(write);
-  }
-
-  #remove(path: string): void {
-    if (this.removals) return this.removals.remove(path);
-    try {
-      Deno.removeSync(path);
-    } catch { /* not stored, or already gone */ }
   }
 
   /** Waits for the chunks {@link put} is writing, whatever becomes of them (see {@link flush}). */
@@ -126,7 +119,7 @@ export class ChunkStore {
       return;
     }
     for (const n of names) {
-      if (!this.#used.has(n)) this.#remove(join(this.#dir, n));
+      if (!this.#used.has(n)) removeVia(this.removals, join(this.#dir, n));
     }
   }
 }

@@ -11,9 +11,8 @@
  * @module
  */
 
-import type { Removals } from "../engine/removals.ts";
+import { type Removals, replaceVia } from "../engine/removals.ts";
 import { dirname, join } from "../engine/path.ts";
-import { replaceFileAtomic } from "../engine/durable.ts";
 import { statFile } from "../engine/stat.ts";
 import { CHUNK_EVERY, CHUNK_MAX, type ListedPackage, XZ_BLOCK_EVERY } from "./index_chunks.ts";
 import type { ChunkInfo } from "./packages_index.ts";
@@ -179,8 +178,7 @@ export function writeIndexRecord(
   const data: RecordFile = { scheme: SCHEME, ...record };
   const path = recordPath(stateDir, indexRel);
   Deno.mkdirSync(dirname(path), { recursive: true });
-  if (removals) removals.replace(path, JSON.stringify(data));
-  else replaceFileAtomic(path, JSON.stringify(data));
+  replaceVia(removals, path, JSON.stringify(data));
 }
 
 /** Deletes the records of indexes other than `keep` (those of suites no longer configured). */

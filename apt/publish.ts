@@ -111,7 +111,7 @@ export async function publishAptRepository(
   removals.sweep();
   const store = new ChunkStore(config.stateDir, removals);
   try {
-    return await publishLocked(config, signer, request, staged, store);
+    return await publishLocked(config, signer, request, staged, store, removals);
   } finally {
     await staged.discard();
     await store.settle(); // a publish that stopped early leaves no write running
@@ -126,6 +126,7 @@ async function publishLocked(
   request: AptPublishRequest,
   staged: StagedWrites,
   store: ChunkStore,
+  removals: Removals,
 ): Promise<AptPublishResult | Failure> {
   const root = config.root;
   const cache = IndexCache.load(config.stateDir);
@@ -149,6 +150,7 @@ async function publishLocked(
       store,
       staged,
       signing: askKey,
+      removals,
     });
     await Promise.allSettled(indexes.map((x) => x.files)); // no read left running
     if ("reason" in added) return added;
@@ -312,7 +314,7 @@ async function publishLocked(
     signing: askKey,
     cache,
     staged,
-    removals: store.removals,
+    removals,
   });
   if ("reason" in out) return out;
   const indexRels = new Set(targets.map((t) => `${indexDir(t.suite, t.comp, t.arch)}/Packages`));

@@ -38,6 +38,7 @@ import { buildPackagesFiles, type PackagesFiles } from "./packages_index.ts";
 import { indexDir } from "./published.ts";
 import { signAndWrite } from "./publish_write.ts";
 import type { StagedWrites } from "./staged_writes.ts";
+import type { Removals } from "../engine/removals.ts";
 import type { Sign, Target } from "./suite_release.ts";
 
 /** One index with a trusted record. */
@@ -82,6 +83,8 @@ export interface RecordedPublish {
   readonly store: ChunkStore;
   /** Where the edited index files are written meanwhile (the caller discards what is left). */
   readonly staged: StagedWrites;
+  /** Where replaced and deleted files are freed, on other threads (the caller settles them). */
+  readonly removals: Removals;
   /** Called once something may need signing (see `prepareSigning`). */
   readonly signing: () => Promise<Sign | Failure>;
 }
@@ -218,15 +221,14 @@ export async function publishRecorded(p: RecordedPublish): Promise<
     p.signing(); // get the key while xz runs
     // The files the write replaces, prepared on other threads while this one hashes (see
     // `engine/removals.ts`): each suite's Release and signatures, and the edited indexes' records.
-    const removals = p.store.removals;
     for (const suite of new Set(edited.map((i) => targets[i].suite))) {
       for (const name of ["Release", "Release.gpg", "InRelease"]) {
-        removals?.prepare(join(config.root, "dists", suite, name));
+        p.removals.prepare(join(config.root, "dists", suite, name));
       }
     }
     for (const i of edited) {
       const t = targets[i];
-      removals?.prepare(
+      p.removals.prepare(
         recordPath(config.stateDir, `${indexDir(t.suite, t.comp, t.arch)}/Packages`),
       );
     }
@@ -268,7 +270,7 @@ export async function publishRecorded(p: RecordedPublish): Promise<
     signing: p.signing,
     cache: p.cache,
     staged: p.staged,
-    removals: p.store.removals,
+    removals: p.removals,
   });
   if ("reason" in out) return out;
   // The cache forgets files no index lists any more (without reading it first).

@@ -165,6 +165,27 @@ export class Removals {
   }
 }
 
+/**
+ * Removes `path` through `removals` (on another thread) or, without them, here; a missing file is
+ * no error.
+ */
+export function removeVia(removals: Removals | undefined, path: string): void {
+  if (removals) return removals.remove(path);
+  try {
+    Deno.removeSync(path);
+  } catch { /* already gone */ }
+}
+
+/** Replaces `path` atomically through `removals` or, without them, with `replaceFileAtomic`. */
+export function replaceVia(
+  removals: Removals | undefined,
+  path: string,
+  bytes: Uint8Array | string,
+): void {
+  if (removals) removals.replace(path, bytes);
+  else replaceFileAtomic(path, bytes);
+}
+
 /** A replacement {@link Removals.prepare} is making ready: `undefined` while still being made. */
 interface Prepared {
   readonly tmp: string;

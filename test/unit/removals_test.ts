@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Removals } from "../../engine/removals.ts";
+import { Removals, removeVia, replaceVia } from "../../engine/removals.ts";
 import { makeTmp, removeTree } from "../rig/workspace.ts";
 
 /** A remover that only records what it was asked to delete, until `run()` deletes it. */
@@ -164,6 +164,29 @@ Deno.test("Removals.replace() does it all itself when the preparation is not rea
     assert.deepEqual(Deno.readFileSync(`${dir}/g`), new Uint8Array(70_000).fill(7));
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["f", "g", "trash"]);
     assert.deepEqual([...Deno.readDirSync(`${dir}/trash`)], []);
+  } finally {
+    await removeTree(dir);
+  }
+});
+
+Deno.test("removeVia() and replaceVia() work here when given no Removals, and through them when given", async () => {
+  const dir = await makeTmp("removals-");
+  try {
+    replaceVia(undefined, `${dir}/a`, "one");
+    replaceVia(undefined, `${dir}/a`, "two");
+    assert.equal(Deno.readTextFileSync(`${dir}/a`), "two");
+    removeVia(undefined, `${dir}/a`);
+    removeVia(undefined, `${dir}/a`); // already gone: no error
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    const held = heldRemover();
+    const removals = new Removals(`${dir}/trash`, held.start);
+    replaceVia(removals, `${dir}/b`, "one");
+    replaceVia(removals, `${dir}/b`, "two");
+    removeVia(removals, `${dir}/b`);
+    await removals.settle();
+    assert.equal(held.asked.length, 2, "the replaced file's trash name, then b");
+    assert.equal(held.asked[1], `${dir}/b`);
+    assert.equal(Deno.readTextFileSync(`${dir}/b`), "two", "held: not removed yet");
   } finally {
     await removeTree(dir);
   }
