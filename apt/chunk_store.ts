@@ -28,7 +28,7 @@ export class ChunkStore {
   readonly #put = new Set<string>();
 
   /** @param removals where deletions go (on other threads); none: deleted here */
-  constructor(stateDir: string, readonly removals?: Removals) {
+  constructor(stateDir: string, private readonly removals?: Removals) {
     this.#dir = join(stateDir, "chunks");
   }
 

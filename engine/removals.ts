@@ -91,10 +91,7 @@ export class Removals {
     const trash = this.#trashName();
     const old = trash === null ? Promise.resolve(void (p.old = null)) : Deno.link(path, trash).then(
       () => void (p.old = trash),
-      (e) => {
-        if (!(e instanceof Deno.errors.NotFound)) this.#linkable = false;
-        p.old = null;
-      },
+      (e) => void (p.old = this.#linkFailed(e)),
     );
     p.ready = Promise.all([file, old]).then(() => {});
     this.#prepared.set(path, p);
@@ -144,10 +141,17 @@ export class Removals {
       Deno.linkSync(path, old);
       return old;
     } catch (e) {
-      // another filesystem, or one without hard links: replacing frees the file here instead
-      if (!(e instanceof Deno.errors.NotFound)) this.#linkable = false;
-      return null;
+      return this.#linkFailed(e);
     }
+  }
+
+  /**
+   * After a trash link failed: no file to keep is fine, but another filesystem, or one without
+   * hard links, means replacing frees the old file here from now on. Always null.
+   */
+  #linkFailed(e: unknown): null {
+    if (!(e instanceof Deno.errors.NotFound)) this.#linkable = false;
+    return null;
   }
 
   /** Starts removing what a killed process left in the trash folder. */
